@@ -1,0 +1,1 @@
+"""Hermite expansions of activations (placeholder until the engine lands)."""

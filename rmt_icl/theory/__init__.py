@@ -1,0 +1,36 @@
+"""Deterministic-equivalent ICL error formulas, one module per model.
+
+Public names are imported lazily from their modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS: dict[str, str] = {
+    # linear attention (Lu et al. 2024)
+    "linear_attention_icl_error": "rmt_icl.theory.linear_attention",
+    "linear_attention_idg_error": "rmt_icl.theory.linear_attention",
+    "linear_attention_test_error": "rmt_icl.theory.linear_attention",
+    # one-layer linear self-attention = one step of GD (Mahankali et al. 2023)
+    "one_step_gd_optimum": "rmt_icl.theory.one_step_gd",
+    "one_step_gd_loss": "rmt_icl.theory.one_step_gd",
+    "optimal_lsa": "rmt_icl.theory.one_step_gd",
+    "one_step_gd_nonlinear": "rmt_icl.theory.one_step_gd",
+    # random transformer (Demir & Dogan 2025) deterministic equivalent
+    "random_transformer_icl_error": "rmt_icl.theory.random_transformer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rmt_icl.theory' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
