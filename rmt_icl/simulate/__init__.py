@@ -1,0 +1,45 @@
+"""Monte Carlo simulator: scaling paths → data → features → ridge fit → exact/empirical error.
+
+Modules (data flows one way):
+
+* :mod:`~rmt_icl.simulate.paths` -- :class:`ScalingPath`, the only place sizes are computed;
+* :mod:`~rmt_icl.simulate.seeding` -- reproducible per-run, per-role random streams;
+* :mod:`~rmt_icl.simulate.targets` -- target functions ``g`` and their Gaussian moments;
+* :mod:`~rmt_icl.simulate.data` -- tasks and prompts, exact O(d)-per-prompt sampler;
+* :mod:`~rmt_icl.simulate.ridge` -- primal/dual ridge solvers, regularisation paths;
+* model modules (linear attention, random transformer, Hermite-equivalent model).
+
+Public names are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "ScalingPath": "rmt_icl.simulate.paths",
+    "Sizes": "rmt_icl.simulate.paths",
+    "run_seed": "rmt_icl.simulate.seeding",
+    "stream": "rmt_icl.simulate.seeding",
+    "Target": "rmt_icl.simulate.targets",
+    "get_target": "rmt_icl.simulate.targets",
+    "Prompts": "rmt_icl.simulate.data",
+    "sample_prompts": "rmt_icl.simulate.data",
+    "sample_tasks": "rmt_icl.simulate.data",
+    "solve_spd": "rmt_icl.simulate.ridge",
+    "EigenRidge": "rmt_icl.simulate.ridge",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rmt_icl.simulate' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
