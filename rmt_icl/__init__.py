@@ -33,10 +33,12 @@ _EXPORTS = {
     "get_activation": "rmt_icl.hermite",
     "ScalingPath": "rmt_icl.simulate",
     "sweep": "rmt_icl.sweep",
+    "reproduce": "rmt_icl.gallery",
     "RmtIclError": "rmt_icl.errors",
     "ConvergenceError": "rmt_icl.errors",
 }
-_SUBMODULES = ("hermite", "theory", "simulate", "sweep", "plotting", "lsa", "errors", "cli")
+_SUBMODULES = ("hermite", "theory", "simulate", "sweep", "plotting", "lsa", "errors", "cli",
+               "gallery")
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
