@@ -17,6 +17,16 @@ _EXPORTS: dict[str, str] = {
     "one_step_gd_loss": "rmt_icl.theory.one_step_gd",
     "optimal_lsa": "rmt_icl.theory.one_step_gd",
     "one_step_gd_nonlinear": "rmt_icl.theory.one_step_gd",
+    "lsa_loss": "rmt_icl.theory.one_step_gd",
+    "step_to_unnormalised": "rmt_icl.theory.one_step_gd",
+    "gamma_to_merged": "rmt_icl.theory.one_step_gd",
+    "merged_to_gamma": "rmt_icl.theory.one_step_gd",
+    "get_target": "rmt_icl.theory._targets",
+    "bayes_ridge_risk": "rmt_icl.theory._comparators",
+    "bayes_ridge_risk_mp": "rmt_icl.theory._comparators",
+    "least_squares_risk": "rmt_icl.theory._comparators",
+    "gd_risk": "rmt_icl.theory._comparators",
+    "optimal_gd_risk": "rmt_icl.theory._comparators",
     # random transformer (Demir & Dogan 2025) deterministic equivalent
     "random_transformer_icl_error": "rmt_icl.theory.random_transformer",
 }
