@@ -1,0 +1,64 @@
+"""Parameter sweeps at scale: one API, three backends, a durable and resumable results store.
+
+Typical use (see ``docs/sweeps.md``)::
+
+    from rmt_icl.sweep import sweep, load, summarise
+
+    df = sweep("examples/sweep_example.toml", store="results/example")  # resumes if interrupted
+    table = summarise(load("results/example"), by=["model", "alpha"])   # mean, SE, count
+
+Public names are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
+_EXPORTS = {
+    "sweep": "rmt_icl.sweep.run",
+    "open_store": "rmt_icl.sweep.run",
+    "load": "rmt_icl.sweep.store",
+    "Store": "rmt_icl.sweep.store",
+    "summarise": "rmt_icl.sweep.summary",
+    "load_spec": "rmt_icl.sweep.spec",
+    "SweepSpec": "rmt_icl.sweep.spec",
+    "Point": "rmt_icl.sweep.spec",
+    "register_model": "rmt_icl.sweep.registry",
+    "get_model": "rmt_icl.sweep.registry",
+    "known_models": "rmt_icl.sweep.registry",
+    "make_backend": "rmt_icl.sweep.backends",
+    "SerialBackend": "rmt_icl.sweep.backends",
+    "ProcessBackend": "rmt_icl.sweep.backends",
+    "DaskBackend": "rmt_icl.sweep.backends",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rmt_icl.sweep' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _CallableModule(types.ModuleType):
+    """``rmt_icl.sweep`` is both this package and the function :func:`rmt_icl.sweep.run.sweep`.
+
+    ``rmt_icl.sweep`` resolves to the function through ``rmt_icl``'s lazy exports, but once
+    ``import rmt_icl.sweep`` has run, Python binds the name to the package instead; making the
+    package callable keeps ``rmt_icl.sweep(spec, store=...)`` working either way.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return __getattr__("sweep")(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,177 @@
+"""Run a sweep: expand the spec, skip what the store already has, compute the rest, record it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from concurrent.futures.process import BrokenProcessPool
+
+import pandas as pd
+
+from rmt_icl.errors import StoreError
+from rmt_icl.sweep.backends import make_backend
+from rmt_icl.sweep.registry import get_model, model_target
+from rmt_icl.sweep.spec import load_spec
+from rmt_icl.sweep.store import Store
+from rmt_icl.sweep.worker import execute_task, make_task
+
+
+def sweep(
+    spec,
+    *,
+    store,
+    backend="processes",
+    workers: int | None = None,
+    scheduler=None,
+    progress: bool = True,
+    force_new: bool = False,
+    retry_failed: bool = True,
+) -> pd.DataFrame:
+    """Run every (point, run) of ``spec`` that ``store`` does not hold yet, and return all.
+
+    Each run's random stream is ``run_seed(seed, run, key=point.key)`` with a key hashed from
+    the point's parameters (see :mod:`rmt_icl.sweep.spec`), so the numbers are bit-identical
+    whatever the backend, the worker count, the order of completion or an interruption.
+
+    Parameters
+    ----------
+    spec : SweepSpec, dict, str or os.PathLike
+        The sweep (a TOML path, a dict with the same keys, or a :class:`SweepSpec`).
+    store : str, os.PathLike or Store
+        Results directory (created if needed; ``results.sqlite`` inside). Re-running with the
+        same spec and store computes only the missing runs.
+    backend : {"serial", "processes", "dask"} or backend object
+        Where to compute (default: local processes on all cores).
+    workers : int or None
+        Worker processes (``processes``, or a Dask LocalCluster); default all cores.
+    scheduler : str, distributed.Client or None
+        Dask scheduler address or client (``backend="dask"`` only); ``None`` starts a
+        LocalCluster.
+    progress : bool
+        Show a tqdm bar (points done, ETA, failures) on stderr; never when stderr is not a TTY.
+    force_new : bool
+        If the store holds another spec (or is corrupt), move it to ``superseded/<time>/``
+        and start a new one, instead of refusing.
+    retry_failed : bool
+        Recompute runs that failed in an earlier invocation (default) or keep their error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (point, run) of the spec: ``point``, every parameter, ``run``, ``status``
+        (``"ok"``/``"error"``), ``error``, ``icl``, ``idg``, ``theory_icl``, ``theory_idg``
+        (NaN where a model has none), other model outputs, ``wall_time`` (s), ``seed``,
+        ``key``, ``version``, ``host``, ``pid``, ``attempts``, ``started_utc``,
+        ``finished_utc``, ``point_id``. See :func:`summarise` for means and standard errors.
+
+    Raises
+    ------
+    ValueError
+        Bad spec, unknown or unimportable model, bad backend options.
+    StoreError
+        The store is corrupt, or was created for a different spec (without ``force_new``), or
+        another sweep is writing it.
+    RuntimeError
+        A worker process died (e.g. killed for memory); every run finished before is kept.
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(
+            "sweep() was called while a worker process was importing the main script; guard "
+            "the script's top-level code with `if __name__ == '__main__':` (the processes "
+            "backend starts its workers with 'spawn', which re-imports the main script), or "
+            "use backend='serial'"
+        )
+    spec = load_spec(spec)
+    targets = {}
+    for name in spec.models:  # fail fast on unknown / unimportable models
+        get_model(name)
+        targets[name] = model_target(name)
+    be = make_backend(backend, workers=workers, scheduler=scheduler)
+    st = open_store(store, spec, force_new=force_new)
+    try:
+        with st.lock():
+            done = st.finished(include_failed=not retry_failed)
+            tasks = [
+                make_task(p, r, spec.seed, targets[p.params["model"]])
+                for p in spec.points
+                for r in range(spec.runs)
+                if (p.point_id, r) not in done
+            ]
+            if tasks:
+                _compute(st, be, tasks, progress=progress)
+        return st.frame()
+    finally:
+        st.close()
+
+
+def open_store(store, spec, *, force_new: bool = False) -> Store:
+    """Open the store for ``spec``: create it, check it, or (``force_new``) replace it.
+
+    Raises
+    ------
+    StoreError
+        Corrupt store or a different spec, unless ``force_new``.
+    """
+    st = Store(store)
+    if st.exists():
+        if force_new:
+            st.move_aside()
+            return Store.create(store, spec)
+        try:
+            st.check_spec(spec)
+        except StoreError:
+            st.close()
+            raise
+        return st
+    return Store.create(store, spec)
+
+
+def _compute(st: Store, be, tasks: list, *, progress: bool) -> None:
+    runs_left = {}
+    for t in tasks:
+        runs_left[t["point_id"]] = runs_left.get(t["point_id"], 0) + 1
+    bar = _bar(len(runs_left), progress, be)
+    failed = 0
+    try:
+        with be:
+            for task, outcome in be.imap_unordered(execute_task, tasks):
+                if isinstance(outcome, BrokenProcessPool):
+                    raise RuntimeError(
+                        "a worker process died (killed, out of memory, crashed, or failed to "
+                        "start: a script calling sweep() must guard its top-level code with "
+                        "`if __name__ == '__main__':`); the runs finished so far are saved - "
+                        "re-run the sweep to resume"
+                    ) from outcome
+                if isinstance(outcome, BaseException):
+                    outcome = _error_row(task, outcome)
+                st.record(outcome)
+                if outcome["status"] != "ok":
+                    failed += 1
+                    bar.set_postfix(failed=failed, refresh=False)
+                runs_left[task["point_id"]] -= 1
+                if runs_left[task["point_id"]] == 0:
+                    bar.update(1)
+    finally:
+        bar.close()
+
+
+def _error_row(task: dict, exc: BaseException) -> dict:
+    """Row for a task whose worker result never came back (e.g. a Dask KilledWorker)."""
+    from rmt_icl import __version__
+
+    return {
+        "point_id": task["point_id"], "run": task["run"], "status": "error",
+        "error": f"{type(exc).__name__}: {exc}", "traceback": None, "result": {},
+        "wall_time": None, "started_utc": None, "finished_utc": None, "host": None,
+        "pid": None, "version": __version__, "seed": task["seed"], "key": list(task["key"]),
+    }
+
+
+def _bar(total: int, progress: bool, be):
+    from tqdm.auto import tqdm
+
+    quiet = not progress or not sys.stderr.isatty()
+    return tqdm(
+        total=total, unit="pt", desc=f"sweep ({be.name})", disable=quiet, file=sys.stderr,
+        dynamic_ncols=True,
+    )

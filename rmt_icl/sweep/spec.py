@@ -1,0 +1,332 @@
+"""Declarative sweep specifications: a grid and/or an explicit list of parameter points.
+
+A spec is a TOML file or a dict with these top-level keys (all optional except a model)::
+
+    name = "la-vs-alpha"          # free text, not part of the sweep's identity
+    description = "..."           # free text, not part of the sweep's identity
+    model = "linear-attention"    # a string, or a list (then it is a grid axis)
+    seed = 0                      # sweep seed, integer >= 0 (default 0)
+    runs = 8                      # independent runs per point, integer >= 1 (default 1)
+    share_seeds_across = ["model"]  # parameters left out of the seed key (default ["model"])
+
+    [params]                      # fixed values, merged into every point
+    d = 100
+    rho = 0.1
+
+    [grid]                        # cartesian product of the axes (last axis varies fastest)
+    alpha = [0.5, 1.0, 2.0]
+    kappa = [1.0, 4.0]
+
+    [[points]]                    # extra explicit points (merged over [params])
+    alpha = 8.0
+    kappa = 1.0
+
+The points are the grid product followed by the explicit points (a single point ``[params]``
+when there is neither). Each point must end up with a ``model``.
+
+Identity of a point and its seeds
+---------------------------------
+*point_id* is the SHA-256 of the point's canonical JSON (all parameters, model included); it
+names the point in the store. The *seed key* is derived the same way from the parameters
+**minus** ``share_seeds_across``: its first 63 bits, split into two 32-bit words
+``(hi, lo)``, are the ``key`` of :func:`rmt_icl.simulate.seeding.run_seed`. Hence
+
+* a point's random numbers depend only on its own parameters, the sweep seed and the run
+  number -- not on its position in the grid, the other points, the backend or the worker;
+  extending a grid or running a sub-grid reproduces the old points' numbers exactly;
+* points that differ only in ``model`` (by default) share their random streams, so the linear
+  transformer, the random transformer and the Hermite models see the same tasks and prompts
+  (common random numbers).
+
+Canonical JSON sorts keys and writes integer-valued floats as integers, so ``alpha = 1`` and
+``alpha = 1.0`` are the same point.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import numbers
+import os
+import sys
+from dataclasses import dataclass, field
+
+from rmt_icl._checks import check_int
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+#: top-level keys a spec may have
+SPEC_KEYS = (
+    "name", "description", "model", "seed", "runs", "share_seeds_across", "params", "grid",
+    "points",
+)
+
+#: column names of the result table that a parameter may not use
+RESERVED = frozenset({
+    "point", "point_id", "run", "status", "error", "traceback", "wall_time", "version", "seed",
+    "key", "host", "pid", "attempts", "started_utc", "finished_utc",
+})
+
+
+def canonical_json(obj) -> str:
+    """Canonical JSON text of a parameter dict (sorted keys, no spaces, integral floats as ints).
+
+    Parameters
+    ----------
+    obj : dict, list or scalar
+        JSON-able value; floats must be finite.
+
+    Returns
+    -------
+    str
+    """
+    return json.dumps(_canonical(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _canonical(value):
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def digest(obj) -> str:
+    """SHA-256 hex digest of :func:`canonical_json` of ``obj``."""
+    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+
+
+def seed_key(params: dict, share_seeds_across=("model",)) -> tuple[int, int]:
+    """Seed key ``(hi, lo)`` of a point: 63 bits of the hash of its parameters.
+
+    Parameters
+    ----------
+    params : dict
+        The point's parameters.
+    share_seeds_across : sequence of str
+        Parameter names left out before hashing (points differing only in these share seeds).
+
+    Returns
+    -------
+    tuple of int
+        ``(hi, lo)`` with ``0 <= hi < 2**31`` and ``0 <= lo < 2**32``.
+    """
+    shared = set(share_seeds_across)
+    h = int(digest({k: v for k, v in params.items() if k not in shared})[:16], 16) >> 1
+    return (h >> 32, h & 0xFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One parameter point of a sweep.
+
+    Attributes
+    ----------
+    index : int
+        Position in the expanded spec (grid product, then explicit points).
+    params : dict
+        All parameters, ``model`` included.
+    point_id : str
+        SHA-256 hex digest of the canonical JSON of ``params``.
+    key : tuple of int
+        Seed key ``(hi, lo)``, see :func:`seed_key`.
+    """
+
+    index: int
+    params: dict
+    point_id: str
+    key: tuple
+
+
+@dataclass
+class SweepSpec:
+    """A validated, expanded sweep specification (build it with :func:`load_spec`).
+
+    Attributes
+    ----------
+    points : list of Point
+    seed : int
+    runs : int
+    share_seeds_across : tuple of str
+    name, description : str
+    source : dict
+        The spec as given (JSON-able), kept for the record.
+    """
+
+    points: list
+    seed: int = 0
+    runs: int = 1
+    share_seeds_across: tuple = ("model",)
+    name: str = ""
+    description: str = ""
+    source: dict = field(default_factory=dict)
+
+    @property
+    def parameters(self) -> list:
+        """Parameter names in order of first appearance (``model`` first)."""
+        names = ["model"]
+        for p in self.points:
+            names += [k for k in p.params if k not in names]
+        return names
+
+    @property
+    def models(self) -> list:
+        """Distinct model names, in order of first appearance."""
+        return list(dict.fromkeys(p.params["model"] for p in self.points))
+
+    def identity(self) -> dict:
+        """What makes two specs the same sweep: seed, runs, shared-seed names, the point set."""
+        return {
+            "seed": self.seed,
+            "runs": self.runs,
+            "share_seeds_across": sorted(self.share_seeds_across),
+            "points": sorted(p.point_id for p in self.points),
+        }
+
+    def fingerprint(self) -> str:
+        """SHA-256 of :meth:`identity`; equal fingerprints mean interchangeable results."""
+        return digest(self.identity())
+
+
+def load_spec(spec) -> SweepSpec:
+    """Build a :class:`SweepSpec` from a TOML path, a dict or an existing spec.
+
+    Parameters
+    ----------
+    spec : SweepSpec, dict, str or os.PathLike
+        A path is read as TOML (see the module docstring for the format).
+
+    Returns
+    -------
+    SweepSpec
+
+    Raises
+    ------
+    ValueError
+        Unknown keys, bad values, a point without a model, duplicate points or reserved
+        parameter names; the message names the offending key or point.
+    """
+    if isinstance(spec, SweepSpec):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        path = os.fspath(spec)
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise ValueError(f"spec file {path!r} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"spec file {path!r} is not valid TOML: {exc}") from exc
+        return from_dict(data)
+    if isinstance(spec, dict):
+        return from_dict(spec)
+    raise ValueError(f"spec must be a SweepSpec, a dict or a path to a TOML file, got {spec!r}")
+
+
+def from_dict(data: dict) -> SweepSpec:
+    """Validate and expand a spec given as a dict (same keys as the TOML file)."""
+    data = copy.deepcopy(dict(data))
+    unknown = sorted(set(data) - set(SPEC_KEYS))
+    if unknown:
+        raise ValueError(f"spec has unknown key(s) {unknown}; allowed keys are {list(SPEC_KEYS)}")
+    seed = check_int("seed", data.get("seed", 0), minimum=0)
+    runs = check_int("runs", data.get("runs", 1), minimum=1)
+    shared = data.get("share_seeds_across", ["model"])
+    if isinstance(shared, str) or not all(isinstance(s, str) for s in shared):
+        raise ValueError(f"share_seeds_across must be a list of parameter names, got {shared!r}")
+    for key in ("name", "description"):
+        if not isinstance(data.get(key, ""), str):
+            raise ValueError(f"{key} must be a string, got {data[key]!r}")
+    base = _table(data, "params")
+    grid = _table(data, "grid")
+    if "model" in data:
+        model = data["model"]
+        target = grid if isinstance(model, list) else base
+        if "model" in target:
+            raise ValueError("model is given both at the top level and in [params]/[grid]")
+        target["model"] = model
+    explicit = data.get("points", [])
+    if not isinstance(explicit, list) or not all(isinstance(p, dict) for p in explicit):
+        raise ValueError("points must be a list of tables ([[points]] in TOML)")
+
+    raw = []
+    if grid:
+        axes = {k: (v if isinstance(v, list) else [v]) for k, v in grid.items()}
+        for name, values in axes.items():
+            if not values:
+                raise ValueError(f"grid axis {name!r} is empty; give at least one value")
+            clash = name in base
+            if clash:
+                raise ValueError(f"parameter {name!r} is both in [params] and in [grid]")
+        for combo in itertools.product(*axes.values()):
+            raw.append({**base, **dict(zip(axes, combo, strict=True))})
+    raw += [{**base, **p} for p in explicit]
+    if not raw:
+        raw = [dict(base)]
+
+    points, seen = [], {}
+    for i, params in enumerate(raw):
+        params = {k: _check_param(k, v, i) for k, v in params.items()}
+        if not isinstance(params.get("model"), str) or not params["model"]:
+            raise ValueError(
+                f"point {i} ({canonical_json(params)}) has no model; set model = \"NAME\" "
+                "at the top level, in [params], [grid] or the point itself"
+            )
+        pid = digest(params)
+        if pid in seen:
+            raise ValueError(
+                f"points {seen[pid]} and {i} are the same point {canonical_json(params)}; "
+                "remove the duplicate"
+            )
+        seen[pid] = i
+        points.append(Point(i, params, pid, seed_key(params, shared)))
+    return SweepSpec(
+        points=points, seed=seed, runs=runs, share_seeds_across=tuple(shared),
+        name=data.get("name", ""), description=data.get("description", ""),
+        source=json.loads(json.dumps(data, default=str)),
+    )
+
+
+def _table(data: dict, key: str) -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} must be a table of name = value pairs, got {value!r}")
+    return dict(value)
+
+
+def _check_param(name, value, index):
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"parameter name {name!r} (point {index}) must be a Python identifier")
+    if name in RESERVED:
+        raise ValueError(
+            f"parameter name {name!r} (point {index}) is reserved for a result column; "
+            f"reserved names are {sorted(RESERVED)}"
+        )
+    return _check_value(name, value, index)
+
+
+def _check_value(name, value, index):
+    """Return ``value`` as plain Python (numpy scalars unwrapped); reject non-JSON values."""
+    if isinstance(value, (list, tuple)):
+        return [_check_value(name, v, index) for v in value]
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"parameter {name!r} (point {index}) must be finite, got {value}")
+        return value
+    raise ValueError(
+        f"parameter {name!r} (point {index}) must be a string, bool, number or list of those, "
+        f"got {value!r} ({type(value).__name__})"
+    )
