@@ -12,6 +12,8 @@ _EXPORTS: dict[str, str] = {
     "linear_attention_icl_error": "rmt_icl.theory.linear_attention",
     "linear_attention_idg_error": "rmt_icl.theory.linear_attention",
     "linear_attention_test_error": "rmt_icl.theory.linear_attention",
+    "linear_attention_fixed_point": "rmt_icl.theory.linear_attention",
+    "linear_attention_auxiliaries": "rmt_icl.theory.linear_attention",
     # one-layer linear self-attention = one step of GD (Mahankali et al. 2023)
     "one_step_gd_optimum": "rmt_icl.theory.one_step_gd",
     "one_step_gd_loss": "rmt_icl.theory.one_step_gd",

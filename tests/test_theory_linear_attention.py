@@ -1,0 +1,579 @@
+"""Tests of the linear-attention deterministic-equivalent theory (rmt_icl.theory.linear_attention).
+
+Independent checks: regression values of the reference (section 9), the closed-form eps* vs the
+vectorised root finder vs scipy brentq vs the quartic, an mpmath evaluation at 40 digits written
+from the reference formulas (no stable rewrites), asymptotic limits, and direct Monte Carlo of the
+exact test error of a given Gamma (tolerances from the measured standard error).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import mpmath as mp
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from rmt_icl import theory
+from rmt_icl.errors import ConvergenceError
+from rmt_icl.theory import linear_attention as la
+from rmt_icl.theory._marchenko_pastur import mp_all, mp_resolvent, mp_resolvent_derivative
+
+icl = la.linear_attention_icl_error
+idg = la.linear_attention_idg_error
+
+# ----------------------------------------------------------------------------------------------
+# regression values (reference section 9), absolute tolerance 1e-6
+# ----------------------------------------------------------------------------------------------
+RIDGELESS = [
+    # (tau, alpha, kappa, rho), e_ICL, e_IDG
+    ((0.5, 1, 0.5, 0.01), 1.2610769, 0.8018492),
+    ((2, 10, 0.5, 0.01), 0.8911639, 0.1123999),
+    ((5, 3, 2, 0.3), 0.8419713, 0.7081712),
+    ((0.3, 5, 3, 0.2), 1.1368664, 1.0738733),
+]
+RIDGE = [
+    # (tau, alpha, kappa, rho, lambda), e_ICL, e_IDG (= tau c)
+    ((0.5, 1, 0.5, 0.01, 1e-5), 1.2610665, 0.8018412),
+    ((2, 1, 0.5, 0.01, 1e-5), 1.2339654, 0.6095443),
+    ((2, 10, 0.5, 0.01, 1e-5), 0.8909704, 0.1123758),
+    ((3, 2, 2.0, 0.1, 0.1), 0.7174457, 0.5688844),
+    ((2, 10, np.inf, 0.01, 0.1), 0.1893532, 0.1893532),
+    ((4, 5, 0.8, 0.25, 1.0), 0.8617863, 0.5247281),
+    ((0.5, 2, 1.0, 0.1, 1.0), 0.9790006, 0.7622222),
+]
+
+
+@pytest.mark.parametrize("args, e_icl, e_idg", RIDGELESS)
+def test_ridgeless_regression(args, e_icl, e_idg):
+    assert abs(icl(*args) - e_icl) < 1e-6
+    assert abs(idg(*args) - e_idg) < 1e-6
+
+
+@pytest.mark.parametrize("args, e_icl, e_idg", RIDGE)
+def test_ridge_regression(args, e_icl, e_idg):
+    assert abs(icl(*args) - e_icl) < 1e-6
+    assert abs(idg(*args) - e_idg) < 1e-6
+
+
+def test_regression_vectorised_matches_scalar():
+    args = np.array([a for a, _, _ in RIDGE], dtype=float).T
+    e = icl(*args)
+    np.testing.assert_allclose(e, [v for _, v, _ in RIDGE], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(idg(*args), [v for _, _, v in RIDGE], atol=1e-6, rtol=0)
+
+
+def test_public_exports():
+    for name in (
+        "linear_attention_icl_error",
+        "linear_attention_idg_error",
+        "linear_attention_test_error",
+        "linear_attention_fixed_point",
+        "linear_attention_auxiliaries",
+    ):
+        assert getattr(theory, name) is getattr(la, name)
+
+
+# ----------------------------------------------------------------------------------------------
+# Marchenko--Pastur resolvent
+# ----------------------------------------------------------------------------------------------
+KAPPAS = [0.05, 0.3, 0.999, 1.0, 1.7, 40.0, np.inf]
+XS = np.array([1e-9, 1e-5, 1e-2, 0.3, 1.0, 7.0, 1e3])
+
+
+@pytest.mark.parametrize("kappa", KAPPAS)
+def test_mp_solves_quadratic(kappa):
+    """The float64 M solves (x/kappa) M^2 + a M - 1 = 0 to round-off (residual in mpmath)."""
+    mp.mp.dps = 40
+    m = mp_resolvent(XS, kappa)
+    assert np.all(m > 0)
+    k = mp.inf if np.isinf(kappa) else mp.mpf(kappa)
+    for x, mm in zip(XS, m, strict=True):
+        x, M = mp.mpf(x), mp.mpf(mm)
+        a = x + 1 - 1 / k
+        terms = abs(x / k * M * M) + abs(a * M) + 1
+        assert abs(x / k * M * M + a * M - 1) / terms < 4e-16
+
+
+@pytest.mark.parametrize("kappa", KAPPAS)
+def test_mp_derivative_central_difference(kappa):
+    x = XS[XS >= 1e-2]  # smaller x is covered by the mpmath test (round-off ~ 1e-16/h)
+    h = 1e-5 * x
+    fd = (mp_resolvent(x + h, kappa) - mp_resolvent(x - h, kappa)) / (2 * h)
+    np.testing.assert_allclose(mp_resolvent_derivative(x, kappa), fd, rtol=1e-7)
+
+
+@pytest.mark.parametrize("kappa", KAPPAS)
+def test_mp_against_mpmath_and_reference_derivative(kappa):
+    """40-digit evaluation of the plain (unrationalised) formulas of the reference."""
+    mp.mp.dps = 40
+    m, dm, comp = mp_all(XS, kappa)
+    for i, x in enumerate(XS):
+        xm = mp.mpf(x)
+        if np.isinf(kappa):
+            M, dM = 1 / (1 + xm), -1 / (1 + xm) ** 2
+        else:
+            k = mp.mpf(kappa)
+            a = xm + 1 - 1 / k
+            r = mp.sqrt(a * a + 4 * xm / k)
+            M = 2 / (a + r)
+            dM = -M * M / 2 * (1 + (xm + 1 + 1 / k) / r)
+        assert abs(m[i] - M) <= 1e-14 * abs(M)
+        assert abs(dm[i] - dM) <= 1e-14 * abs(dM)
+        assert abs(comp[i] - (1 - xm * M)) <= 1e-14 * abs(1 - xm * M) + 1e-300
+
+
+def test_mp_kappa_inf_exact_and_small_x_asymptote():
+    x = np.array([1e-3, 0.5, 3.0])
+    assert np.array_equal(mp_resolvent(x, np.inf), 1.0 / (1.0 + x))
+    assert np.array_equal(mp_resolvent_derivative(x, np.inf), -1.0 / (1.0 + x) ** 2)
+    # kappa < 1: M ~ (1 - kappa)/x as x -> 0 (d - k zero eigenvalues)
+    kappa = 0.4
+    np.testing.assert_allclose(mp_resolvent(1e-12, kappa) * 1e-12, 1 - kappa, rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------
+# fixed point: closed form, root finder, brentq, quartic
+# ----------------------------------------------------------------------------------------------
+def _brentq_eps(tau, alpha, kappa, rho, lam):
+    q = (1 + rho) / alpha
+
+    def f(e):
+        return e * mp_resolvent(e + q, kappa) - (1 - tau) - tau * lam / e
+
+    hi = 1.0
+    while f(hi) < 0:
+        hi *= 2
+    return brentq(f, lam, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+
+
+def _quartic_positive_roots(tau, alpha, kappa, rho, lam):
+    """Positive real roots of the authors' quartic (section 5.2), by mpmath at 50 digits."""
+    mp.mp.dps = 50
+    k, t, l_, r, a = (mp.mpf(v) for v in (kappa, tau, lam, rho, alpha))
+    q = (1 + r) / a
+    p0 = -(l_**2) * t**2 * q
+    p1 = -(l_**2) * t**2 + 2 * l_ * t**2 * q - 2 * l_ * t * q
+    p2 = -k * l_ * t * q - k * l_ * t + 2 * l_ * t**2 - t**2 * q + 2 * t * q - q - l_ * t
+    p3 = -k * l_ * t + k * t * q + k * t - k * q - t**2 - k + t
+    p4 = k * t
+    coeffs = [p0, p1, p2, p3, p4]  # lowest degree first, with asc=True
+    while coeffs[0] == 0:  # lambda = 0: eps = 0 is a double root; drop it
+        coeffs.pop(0)
+    roots = mp.polyroots(coeffs, maxsteps=200, extraprec=200, asc=True)
+    pos = [float(mp.re(z)) for z in roots if abs(mp.im(z)) <= 1e-30 * abs(z) and mp.re(z) > 0]
+    return np.sort(np.array(pos))
+
+
+def _scaled_residual(eps, tau, alpha, kappa, rho, lam):
+    q = (1 + rho) / alpha
+    lhs, rhs = 1 - tau + tau * lam / eps, eps * mp_resolvent(eps + q, kappa)
+    return abs(lhs - rhs) / (abs(lhs) + abs(rhs))
+
+
+def test_eps_star_reference_value():
+    assert abs(la.linear_attention_fixed_point(0.5, 1, 0.5, 0.01) - 1.6297333) < 1e-7
+
+
+@pytest.mark.parametrize(
+    "tau, alpha, kappa, rho",
+    [(0.5, 1, 0.5, 0.01), (0.2, 10, 0.3, 0.5), (0.9, 0.5, 2.0, 0.0), (0.7, 3, np.inf, 0.1)],
+)
+def test_eps_star_closed_form_vs_brentq_vs_quartic(tau, alpha, kappa, rho):
+    closed = la.linear_attention_fixed_point(tau, alpha, kappa, rho)
+    q = (1 + rho) / alpha
+    root = brentq(
+        lambda e: e * mp_resolvent(e + q, kappa) - (1 - tau),
+        1e-12,
+        1e6,
+        rtol=4 * np.finfo(float).eps,
+    )
+    assert abs(closed - root) < 1e-12 * root
+    # tiny ridge: vectorised solver converges to eps*
+    assert abs(la.linear_attention_fixed_point(tau, alpha, kappa, rho, 1e-13) - closed) < 1e-9
+    if np.isfinite(kappa):
+        # lambda = 0 quartic: eps^2 (p2 + p3 eps + p4 eps^2); its positive root is eps*
+        roots = _quartic_positive_roots(tau, alpha, kappa, rho, 0.0)
+        assert roots.size == 1 and abs(roots[0] - closed) < 1e-9 * closed
+
+
+QUARTIC_POINTS = [
+    (0.5, 1, 0.5, 0.01, 1e-5),
+    (2, 1, 0.5, 0.01, 1e-5),
+    (3, 2, 2.0, 0.1, 0.1),
+    (4, 5, 0.8, 0.25, 1.0),
+    (0.5, 2, 1.0, 0.1, 1.0),
+    (1.0, 4, 0.3, 0.2, 1e-3),
+    (10, 0.1, 5.0, 1.0, 30.0),
+]
+
+
+@pytest.mark.parametrize("args", QUARTIC_POINTS)
+def test_root_finder_vs_brentq_and_quartic(args):
+    eps = la.linear_attention_fixed_point(*args)
+    ref = _brentq_eps(*args)
+    assert abs(eps - ref) <= 1e-12 * ref
+    # The quartic of the authors' code is only a necessary condition: it can have several
+    # positive roots (e.g. three at args1), contrary to the reference's section 5.2. Exactly one
+    # of them solves the fixed-point equation, and it is ours.
+    roots = _quartic_positive_roots(*args)
+    solves = np.array([_scaled_residual(r, *args) < 1e-9 for r in roots])
+    assert solves.sum() == 1
+    assert abs(roots[solves][0] - eps) <= 1e-7 * eps
+
+
+def test_quartic_has_spurious_positive_roots():
+    """Documents the reference's error: (2, 1, 0.5, 0.01, 1e-5) has 3 positive quartic roots."""
+    roots = _quartic_positive_roots(2, 1, 0.5, 0.01, 1e-5)
+    assert roots.size == 3
+    assert sum(_scaled_residual(r, 2, 1, 0.5, 0.01, 1e-5) < 1e-9 for r in roots) == 1
+
+
+def test_root_finder_random_points_vs_brentq():
+    rng = np.random.default_rng(np.random.SeedSequence(20241))
+    n = 60
+    tau = 10 ** rng.uniform(-2, 2, n)
+    alpha = 10 ** rng.uniform(-2, 3, n)
+    kappa = np.where(rng.random(n) < 0.2, np.inf, 10 ** rng.uniform(-2, 2, n))
+    rho = rng.uniform(0, 2, n)
+    lam = 10 ** rng.uniform(-10, 4, n)
+    eps = la.linear_attention_fixed_point(tau, alpha, kappa, rho, lam)
+    ref = np.array([_brentq_eps(*p) for p in zip(tau, alpha, kappa, rho, lam, strict=True)])
+    np.testing.assert_allclose(eps, ref, rtol=1e-11)
+    assert np.all(eps > lam)  # the root lies above lambda (section 5.2)
+
+
+def test_fixed_point_small_ridge_asymptotics():
+    # tau > 1: eps ~ tau lam/(tau - 1); tau = 1: eps ~ sqrt(lam/M(q*))
+    lam = 1e-10
+    e = la.linear_attention_fixed_point(3.0, 2.0, 0.7, 0.1, lam)
+    assert abs(e / (3 * lam / 2) - 1) < 1e-6
+    e1 = la.linear_attention_fixed_point(1.0, 2.0, 0.7, 0.1, lam)
+    m = mp_resolvent(1.1 / 2.0, 0.7)
+    assert abs(e1 / np.sqrt(lam / m) - 1) < 1e-4
+
+
+def test_convergence_error_carries_residual(monkeypatch):
+    monkeypatch.setattr(la, "_MAXITER", 1)
+    with pytest.raises(ConvergenceError) as info:
+        la.linear_attention_fixed_point(2.0, 1.0, 0.5, 0.1, [1e-3, 0.2, 5.0])
+    assert info.value.residual is not None and info.value.residual > 0
+
+
+# ----------------------------------------------------------------------------------------------
+# mpmath at 40 digits, written from the reference formulas (sections 5.2--5.5)
+# ----------------------------------------------------------------------------------------------
+def _mp_M(x, kappa):
+    if kappa == mp.inf:
+        return 1 / (1 + x), -1 / (1 + x) ** 2
+    a = x + 1 - 1 / kappa
+    r = mp.sqrt(a * a + 4 * x / kappa)
+    M = 2 / (a + r)
+    return M, -M * M / 2 * (1 + (x + 1 + 1 / kappa) / r)
+
+
+def _mp_errors(tau, alpha, kappa, rho, lam):
+    tau, alpha, rho, lam = (mp.mpf(v) for v in (tau, alpha, rho, lam))
+    kappa = mp.inf if np.isinf(kappa) else mp.mpf(kappa)
+    q = (1 + rho) / alpha
+    if lam == 0:
+        eps = (1 - tau) / (tau * _mp_M(q, kappa / tau)[0]) if tau < 1 else mp.mpf(0)
+    else:
+
+        def f(e):
+            return e * _mp_M(e + q, kappa)[0] - (1 - tau) - tau * lam / e
+
+        eps = mp.findroot(f, (lam, 2 * (1 + q) / tau + 2 * lam), solver="anderson")
+    nu = q + eps
+    m, dm = _mp_M(nu, kappa)
+    c = (rho + nu - nu**2 * m - eps * (1 - 2 * nu * m - nu**2 * dm)) / (
+        tau - 1 + 2 * eps * m + eps**2 * dm
+    )
+    e_icl = (
+        (1 + q) * (1 - 2 * nu * m - nu**2 * dm + c * (m + eps * dm)) - 2 * (1 - nu * m) + 1 + rho
+    )
+    return e_icl, tau * c
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (0.5, 1, 0.5, 0.01, 0.0),
+        (2, 10, 0.5, 0.01, 0.0),
+        (0.3, 50, 0.1, 0.2, 0.0),  # kappa < 1, small q*: rationalised branch
+        (3, 2, 2.0, 0.1, 0.1),
+        (0.8, 0.05, 0.2, 1.0, 1e-4),
+    ],
+)
+def test_against_mpmath(args):
+    mp.mp.dps = 40
+    ref_icl, ref_idg = _mp_errors(*args)
+    assert abs(icl(*args) - ref_icl) <= 1e-12 * abs(ref_icl)
+    assert abs(idg(*args) - ref_idg) <= 1e-12 * abs(ref_idg)
+
+
+# ----------------------------------------------------------------------------------------------
+# consistency: closed forms vs general formula, ridge -> 0+, limits
+# ----------------------------------------------------------------------------------------------
+def _grid(n=200, seed=7):
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    tau = 10 ** rng.uniform(-1.5, 1.5, n)
+    tau = tau[np.abs(tau - 1) > 0.05]
+    m = tau.size
+    alpha = 10 ** rng.uniform(-1.5, 2.5, m)
+    kappa = np.where(rng.random(m) < 0.2, np.inf, 10 ** rng.uniform(-1.5, 1.5, m))
+    rho = rng.uniform(0, 1.5, m)
+    return tau, alpha, kappa, rho
+
+
+def test_ridgeless_closed_forms_equal_general_formula_at_zero_ridge():
+    tau, alpha, kappa, rho = _grid()
+    aux, comp = la._aux_flat(tau, alpha, kappa, rho, np.zeros_like(tau))
+    general = la._icl_general_flat(aux, comp, rho)
+    np.testing.assert_allclose(icl(tau, alpha, kappa, rho), general, rtol=1e-10)
+    # e_IDG = tau c at lambda = 0 (both closed-form branches)
+    np.testing.assert_allclose(idg(tau, alpha, kappa, rho), tau * aux.c, rtol=1e-9)
+
+
+def test_expanded_form_of_icl_error():
+    """e_ICL = rho + c m + (c eps - nu^2) m' + q*[1 + (c - 2 nu) m + (c eps - nu^2) m']."""
+    tau, alpha, kappa, rho = _grid(seed=8)
+    lam = np.geomspace(1e-6, 10, tau.size)
+    a = la.linear_attention_auxiliaries(tau, alpha, kappa, rho, lam)
+    b = a.c * a.epsilon - a.nu**2
+    expanded = (
+        rho + a.c * a.m + b * a.m_prime + a.q_star * (1 + (a.c - 2 * a.nu) * a.m + b * a.m_prime)
+    )
+    np.testing.assert_allclose(icl(tau, alpha, kappa, rho, lam), expanded, rtol=1e-9)
+
+
+def test_small_ridge_recovers_ridgeless_on_both_sides():
+    tau, alpha, kappa, rho = _grid(seed=9)
+    np.testing.assert_allclose(
+        icl(tau, alpha, kappa, rho, 1e-9), icl(tau, alpha, kappa, rho), atol=1e-5, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        idg(tau, alpha, kappa, rho, 1e-9), idg(tau, alpha, kappa, rho), atol=1e-5, rtol=1e-5
+    )
+    assert np.any(tau < 1) and np.any(tau > 1)
+
+
+@pytest.mark.parametrize(
+    "kappa, expected", [(0.2, 0.81), (0.5, 0.51), (0.9, 0.11), (1.1, 0.01), (2.0, 0.01)]
+)
+def test_limit_tau_alpha_to_infinity(kappa, expected):
+    rho = 0.01
+    assert abs(expected - (rho + max(1 - kappa, 0))) < 1e-12
+    assert abs(icl(1e8, 1e5, kappa, rho) - expected) < 1e-3
+    assert abs(idg(1e8, 1e5, kappa, rho) - rho) < 1e-3
+
+
+@pytest.mark.parametrize("alpha, rho", [(0.5, 0.0), (2.0, 0.3), (20.0, 1.0)])
+def test_limit_kappa_tau_to_infinity(alpha, rho):
+    q = (1 + rho) / alpha
+    assert abs(icl(1e10, alpha, np.inf, rho) - (rho + q / (1 + q))) < 1e-8
+    assert abs(icl(1e10, alpha, 1e12, rho, 1e-12) - (rho + q / (1 + q))) < 1e-7
+
+
+def test_large_ridge_gives_zero_predictor_error():
+    lams = np.array([1e2, 1e4, 1e6, 1e8])
+    for args in [(2, 10, 0.5, 0.01), (0.5, 1, 3.0, 0.4), (1.0, 2, np.inf, 0.0)]:
+        gap = np.abs(icl(*args, lams) - (1 + args[3]))
+        assert gap[-1] < 1e-6
+        assert np.all(np.diff(gap) < 0)  # approaches monotonically, ~1/lambda
+
+
+def test_idg_equals_icl_for_infinite_pool():
+    tau, alpha, _, rho = _grid(seed=10)
+    for lam in (0.0, 1e-3, 0.1, 1.0, 30.0):
+        np.testing.assert_allclose(
+            idg(tau, alpha, np.inf, rho, lam), icl(tau, alpha, np.inf, rho, lam), rtol=1e-10
+        )
+
+
+def test_errors_at_least_noise():
+    tau, alpha, kappa, rho = _grid(seed=11)
+    lam = np.geomspace(1e-7, 1e2, tau.size)
+    e_icl, e_idg = icl(tau, alpha, kappa, rho, lam), idg(tau, alpha, kappa, rho, lam)
+    assert np.all(e_icl >= rho) and np.all(e_idg >= rho)
+    # Note: e_ICL >= e_IDG is NOT asserted: the theory (also the exact ridgeless closed forms,
+    # confirmed with mpmath) gives e_IDG > e_ICL at e.g. (0.082, 88.8, 0.119, 0.672, 0).
+
+
+def test_interpolation_peak_is_inf_without_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert icl(1.0, 2.0, 0.5, 0.1) == np.inf
+        assert idg(1.0, 2.0, 0.5, 0.1) == np.inf
+        assert la.linear_attention_auxiliaries(1.0, 2.0, 0.5, 0.1).c == np.inf
+        out = icl(np.array([0.5, 1.0, 2.0]), 2.0, np.inf, 0.1)
+        assert np.isinf(out[1]) and np.all(np.isfinite(out[[0, 2]]))
+        # any ridge removes the divergence
+        assert np.isfinite(icl(1.0, 2.0, 0.5, 0.1, 1e-8))
+
+
+def test_broadcasting_shapes_and_scalars():
+    tau = np.array([[0.5], [2.0], [1.0]])
+    alpha = np.array([1.0, 3.0, 10.0, 30.0])
+    ridge = np.array([0.0, 1e-3, 0.0, 1.0])
+    out = icl(tau, alpha, np.inf, 0.1, ridge)
+    assert out.shape == (3, 4)
+    for i in range(3):
+        for j in range(4):
+            assert out[i, j] == icl(tau[i, 0], alpha[j], np.inf, 0.1, ridge[j])
+    assert np.ndim(icl(0.5, 1, 0.5, 0.01)) == 0
+    assert isinstance(icl(0.5, 1, 0.5, 0.01), float)
+    assert idg(0.5, [1, 2], [[0.5], [np.inf]], 0.01, 0.1).shape == (2, 2)
+    assert la.linear_attention_fixed_point(np.ones((2, 3)) * 2, 1, 1, 0, 0.1).shape == (2, 3)
+    aux = la.linear_attention_auxiliaries([0.5, 2.0], 1.0, 0.5, 0.01, 1e-3)
+    assert all(np.shape(v) == (2,) for v in aux)
+
+
+@pytest.mark.parametrize("fn", [icl, idg, la.linear_attention_fixed_point])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(tau=0.0), "tau"),
+        (dict(tau=-1.0), "tau"),
+        (dict(tau=np.nan), "tau"),
+        (dict(alpha=0.0), "alpha"),
+        (dict(alpha=[1.0, np.nan]), "alpha"),
+        (dict(kappa=0.0), "kappa"),
+        (dict(kappa=-1.0), "kappa"),  # the authors' kappa <= 0 sentinel is rejected
+        (dict(kappa=np.nan), "kappa"),
+        (dict(rho=-0.1), "rho"),
+        (dict(rho=np.nan), "rho"),
+        (dict(ridge=-1e-3), "ridge"),
+        (dict(ridge=np.nan), "ridge"),
+    ],
+)
+def test_bad_input(fn, kwargs, name):
+    args = dict(tau=2.0, alpha=1.0, kappa=0.5, rho=0.1, ridge=0.1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=name):
+        fn(**args)
+
+
+# ----------------------------------------------------------------------------------------------
+# exact test error of a given Gamma vs direct Monte Carlo
+# ----------------------------------------------------------------------------------------------
+def _mc_test_error(Gamma, ell, rho, sample_task, n, rng, chunk=50_000):
+    """Direct sampling: contexts, query and noise drawn explicitly; returns (mean, s.e.)."""
+    d = Gamma.shape[0]
+    total, total_sq, count = 0.0, 0.0, 0
+    while count < n:
+        m = min(chunk, n - count)
+        w = sample_task(m, rng)
+        X = rng.standard_normal((m, ell, d)) / np.sqrt(d)
+        y = np.einsum("nld,nd->nl", X, w) + np.sqrt(rho) * rng.standard_normal((m, ell))
+        h = np.concatenate(
+            [(d / ell) * np.einsum("nl,nld->nd", y, X), np.mean(y * y, axis=1, keepdims=True)],
+            axis=1,
+        )
+        xq = rng.standard_normal((m, d)) / np.sqrt(d)
+        yq = np.sum(xq * w, axis=1) + np.sqrt(rho) * rng.standard_normal(m)
+        err = (yq - np.sum(xq * (h @ Gamma.T), axis=1)) ** 2
+        total += err.sum()
+        total_sq += (err * err).sum()
+        count += m
+    mean = total / n
+    se = np.sqrt((total_sq / n - mean**2) / (n - 1))
+    return mean, se
+
+
+def _normalised(w):
+    return w * np.sqrt(w.shape[-1]) / np.linalg.norm(w, axis=-1, keepdims=True)
+
+
+def _random_gamma(d, rng):
+    G = 0.6 * np.eye(d) + 0.3 * rng.standard_normal((d, d)) / np.sqrt(d)
+    g = 0.4 * rng.standard_normal(d) / np.sqrt(d)
+    return np.concatenate([G, g[:, None]], axis=1)
+
+
+def test_test_error_simple_cases():
+    d, alpha, rho = 7, 2.0, 0.3
+    assert la.linear_attention_test_error(np.zeros((d, d + 1)), alpha, rho) == pytest.approx(1.3)
+    # Gamma = [c I | 0]: e = 1 + rho - 2c + c^2 [(1+rho) d/ell + 1 + 1/ell]
+    ell = alpha * d
+    for c in (0.2, 0.7):
+        Gam = np.concatenate([c * np.eye(d), np.zeros((d, 1))], axis=1)
+        expected = 1 + rho - 2 * c + c**2 * ((1 + rho) * d / ell + 1 + 1 / ell)
+        assert la.linear_attention_test_error(Gam, alpha, rho) == pytest.approx(expected, 1e-14)
+    # the optimal such c tends to the one-step optimum rho + q*/(1+q*) as d -> infinity
+    d = 4000
+    q = (1 + rho) / alpha
+    c = 1 / ((1 + rho) / alpha + 1 + 1 / (alpha * d))
+    e = 1 + rho - 2 * c + c**2 * ((1 + rho) / alpha + 1 + 1 / (alpha * d))
+    assert abs(e - (rho + q / (1 + q))) < 1e-3
+
+
+def test_test_error_stack_and_ell_argument():
+    rng = np.random.default_rng(np.random.SeedSequence(3))
+    d = 6
+    stack = np.stack([_random_gamma(d, rng) for _ in range(4)])
+    W = _normalised(rng.standard_normal((3, d)))
+    mu, R = W.mean(0), W.T @ W / 3
+    batch = la.linear_attention_test_error(stack, 1.5, 0.2, mu, R)
+    single = [la.linear_attention_test_error(G, 1.5, 0.2, mu, R) for G in stack]
+    np.testing.assert_allclose(batch, single, rtol=1e-14)
+    # ell alone equals alpha = ell/d; inconsistent alpha and ell is rejected
+    assert la.linear_attention_test_error(stack[0], None, 0.2, ell=9) == pytest.approx(
+        la.linear_attention_test_error(stack[0], 1.5, 0.2), rel=1e-14
+    )
+    with pytest.raises(ValueError, match="ell"):
+        la.linear_attention_test_error(stack[0], 1.0, 0.2, ell=9)
+    with pytest.raises(ValueError, match="Gamma"):
+        la.linear_attention_test_error(np.zeros((3, 3)), 1.0, 0.2)
+    with pytest.raises(ValueError, match="rho"):
+        la.linear_attention_test_error(stack[0], 1.0, -0.2)
+
+
+@pytest.mark.parametrize(
+    "d, ell, rho, mode",
+    [(5, 3, 0.3, "icl"), (5, 4, 0.1, "idg"), (12, 12, 0.1, "icl"), (12, 12, 0.1, "idg")],
+)
+def test_test_error_vs_direct_monte_carlo(d, ell, rho, mode):
+    """Formula vs direct sampling; 4 s.e. tolerance. d = 12 mirrors the reference's check."""
+    ss = np.random.SeedSequence([2024, d, ell, mode == "idg"])
+    rng_g, rng_mc = (np.random.default_rng(s) for s in ss.spawn(2))
+    Gamma = _random_gamma(d, rng_g)
+    if mode == "icl":
+        mu = R = None
+
+        def sample_task(m, rng):
+            return _normalised(rng.standard_normal((m, d)))
+    else:
+        pool = _normalised(rng_g.standard_normal((3, d)))
+        mu, R = pool.mean(0), pool.T @ pool / 3
+
+        def sample_task(m, rng):
+            return pool[rng.integers(0, 3, m)]
+
+    exact = la.linear_attention_test_error(Gamma, None, rho, mu, R, ell=ell)
+    mc, se = _mc_test_error(Gamma, ell, rho, sample_task, 400_000, rng_mc)
+    assert abs(mc - exact) < 4 * se, (mc, exact, se)
+    if d == 5:
+        # power: dropping the finite-ell corrections 1/ell, 2/ell is detected
+        G = Gamma[:, :d]
+        inf_ell = la.linear_attention_test_error(Gamma, None, rho, mu, R, ell=1e12)
+        inf_ell += (1 + rho) / ell * np.sum(G * G)  # restore the (d/ell)||G||^2 term
+        assert abs(mc - inf_ell) > 8 * se, (mc, inf_ell, se)
+
+
+def test_gaussian_task_correction_vs_monte_carlo():
+    d, ell, rho = 4, 3, 0.2
+    ss = np.random.SeedSequence(77)
+    rng_g, rng_mc = (np.random.default_rng(s) for s in ss.spawn(2))
+    Gamma = _random_gamma(d, rng_g)
+    Gamma[:, d] = 0.8  # a large label column makes the 2/d correction visible
+    mc, se = _mc_test_error(
+        Gamma, ell, rho, lambda m, r: r.standard_normal((m, d)), 400_000, rng_mc
+    )
+    corrected = la.linear_attention_test_error(
+        Gamma, None, rho, ell=ell, gaussian_task_correction=True
+    )
+    plain = la.linear_attention_test_error(Gamma, None, rho, ell=ell)
+    assert abs(mc - corrected) < 4 * se, (mc, corrected, se)
+    assert abs(mc - plain) > 8 * se, (mc, plain, se)
