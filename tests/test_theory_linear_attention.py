@@ -577,3 +577,18 @@ def test_gaussian_task_correction_vs_monte_carlo():
     plain = la.linear_attention_test_error(Gamma, None, rho, ell=ell)
     assert abs(mc - corrected) < 4 * se, (mc, corrected, se)
     assert abs(mc - plain) > 8 * se, (mc, plain, se)
+
+
+def test_newton_converges_quickly_on_random_points(monkeypatch):
+    """Quadratic convergence: 20 iterations suffice on 1e4 random points (a stalled Newton
+    that falls back to bisection needs ~50, which the ConvergenceError would reveal)."""
+    monkeypatch.setattr(la, "_MAXITER", 20)
+    rng = np.random.default_rng(np.random.SeedSequence(99))
+    n = 10_000
+    tau = 10 ** rng.uniform(-2, 2, n)
+    alpha = 10 ** rng.uniform(-1, 3, n)
+    kappa = np.where(rng.random(n) < 0.1, np.inf, 10 ** rng.uniform(-2, 2, n))
+    rho = rng.uniform(0, 2, n)
+    lam = 10 ** rng.uniform(-8, 2, n)
+    eps = la.linear_attention_fixed_point(tau, alpha, kappa, rho, lam)
+    assert np.all(np.isfinite(eps)) and np.all(eps > lam)

@@ -145,11 +145,14 @@ def _solve_ridge_fixed_point(tau, q, kappa, lam):
         ha = np.where(f > 0, ua, ha)
         with np.errstate(divide="ignore", invalid="ignore"):
             un = ua - f / dfdu
+        # Converged when the Newton step is below the tolerance (relative change of eps) or
+        # round-off in u; tested before the bracket check, since a step below one ulp of u
+        # lands on the bracket end just updated and would otherwise trigger bisection.
+        tol = _RTOL + 4.0 * np.spacing(np.abs(ua))
+        small = (np.abs(un - ua) <= tol) | (f == 0)
         outside = ~np.isfinite(un) | (un <= la) | (un >= ha)
-        un = np.where(outside, 0.5 * (la + ha), un)
-        un = np.where(f == 0, ua, un)
-        step = np.abs(un - ua)
-        done = (step <= _RTOL) | (ha - la <= _RTOL) | (f == 0)
+        un = np.where(small, ua, np.where(outside, 0.5 * (la + ha), un))
+        done = small | (ha - la <= tol)
         u[active], lo[active], hi[active] = un, la, ha
         eps[active] = np.exp(un)
         active = active[~done]
