@@ -28,6 +28,12 @@ _EXPORTS = {
     "sample_tasks": "rmt_icl.simulate.data",
     "solve_spd": "rmt_icl.simulate.ridge",
     "EigenRidge": "rmt_icl.simulate.ridge",
+    "la_gram": "rmt_icl.simulate.features",
+    "la_kernel": "rmt_icl.simulate.features",
+    "fit_linear_attention": "rmt_icl.simulate.linear_attention",
+    "linear_attention_errors": "rmt_icl.simulate.linear_attention",
+    "simulate_point": "rmt_icl.simulate.linear_attention",
+    "simulate": "rmt_icl.simulate.runner",
 }
 
 __all__ = sorted(_EXPORTS)
