@@ -4,7 +4,7 @@ A spec is a TOML file or a dict with these top-level keys (all optional except a
 
     name = "la-vs-alpha"          # free text, not part of the sweep's identity
     description = "..."           # free text, not part of the sweep's identity
-    model = "linear-attention"    # a string, or a list (then it is a grid axis)
+    model = "linear-attention"    # a string, or a list (then it is the first grid axis)
     seed = 0                      # sweep seed, integer >= 0 (default 0)
     runs = 8                      # independent runs per point, integer >= 1 (default 1)
     share_seeds_across = ["model"]  # parameters left out of the seed key (default ["model"])
@@ -249,10 +249,12 @@ def from_dict(data: dict) -> SweepSpec:
     grid = _table(data, "grid")
     if "model" in data:
         model = data["model"]
-        target = grid if isinstance(model, list) else base
-        if "model" in target:
+        if "model" in base or "model" in grid:
             raise ValueError("model is given both at the top level and in [params]/[grid]")
-        target["model"] = model
+        if isinstance(model, list):  # the first (slowest) grid axis
+            grid = {"model": model, **grid}
+        else:
+            base["model"] = model
     explicit = data.get("points", [])
     if not isinstance(explicit, list) or not all(isinstance(p, dict) for p in explicit):
         raise ValueError("points must be a list of tables ([[points]] in TOML)")

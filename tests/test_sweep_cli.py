@@ -1,0 +1,80 @@
+"""``rmt-icl sweep``: running, --status, refusals and exit codes."""
+
+import json
+import pathlib
+
+from rmt_icl.cli import main
+from rmt_icl.sweep import load
+
+EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "sweep_example.toml"
+
+
+def _spec(tmp_path, extra=""):
+    path = tmp_path / "spec.toml"
+    path.write_text('model = "toy"\nseed = 1\nruns = 2\n[grid]\nalpha = [1.0, 2.0, 3.0]\n'
+                    + extra)
+    return path
+
+
+def test_example_spec_runs(tmp_path, capsys):
+    assert main(["sweep", str(EXAMPLE), "--store", str(tmp_path), "--backend", "serial"]) == 0
+    out = capsys.readouterr().out
+    assert "runs     28  28       0        0" in out
+    assert "7 complete, 0 with failures, 0 not started" in out
+    df = load(tmp_path)
+    assert len(df) == 28 and set(df["alpha"]) == {0.5, 1.0, 2.0, 8.0}
+
+
+def test_status_before_and_after(tmp_path, capsys):
+    spec = _spec(tmp_path, '[[points]]\nalpha = 9.0\nfail = true\n')
+    store = tmp_path / "store"
+    assert main(["sweep", "--store", str(store), "--status"]) == 2  # no store yet
+    assert "no sweep store here" in capsys.readouterr().err
+    assert main(["sweep", str(spec), "--store", str(store), "--backend", "serial"]) == 1
+    captured = capsys.readouterr()
+    assert "2 run(s) failed; re-run the same command to retry them" in captured.err
+    assert main(["sweep", "--store", str(store), "--status"]) == 0
+    out = capsys.readouterr().out
+    assert "runs      8   6       2        0" in out
+    assert "3 complete, 1 with failures, 0 not started" in out
+    assert "failed: point 3 run 0: ValueError: toy model asked to fail" in out
+    assert main(["sweep", str(spec), "--store", str(store), "--status", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["runs_ok"] == 6 and info["runs_failed"] == 2 and info["spec_matches"] is True
+
+
+def test_status_names_a_different_spec(tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["sweep", str(_spec(tmp_path)), "--store", str(store), "--backend",
+                 "serial"]) == 0
+    other = tmp_path / "other.toml"
+    other.write_text('model = "toy"\nseed = 2\nruns = 2\n[grid]\nalpha = [1.0, 2.0, 3.0]\n')
+    capsys.readouterr()
+    assert main(["sweep", str(other), "--store", str(store), "--status"]) == 0
+    assert "seed: 1 in the store, 2 now" in capsys.readouterr().err
+
+
+def test_changed_spec_refused_then_force_new(tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["sweep", str(_spec(tmp_path)), "--store", str(store), "--backend",
+                 "serial"]) == 0
+    grown = tmp_path / "grown.toml"
+    grown.write_text('model = "toy"\nseed = 1\nruns = 3\n[grid]\nalpha = [1.0, 2.0, 3.0]\n')
+    assert main(["sweep", str(grown), "--store", str(store), "--backend", "serial"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rmt-icl sweep: error: ") and "runs: 2 in the store, 3 now" in err
+    assert "--force-new" in err
+    assert main(["sweep", str(grown), "--store", str(store), "--backend", "serial",
+                 "--force-new"]) == 0
+    assert len(load(store)) == 9
+    assert len(list((store / "superseded").glob("*/results.sqlite"))) == 1
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text('model = "no-such-model"\n')
+    assert main(["sweep", str(spec), "--store", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown model 'no-such-model'" in err
+    assert main(["sweep", "--store", str(tmp_path / "x")]) == 2
+    assert "SPEC.toml is required" in capsys.readouterr().err

@@ -1,0 +1,212 @@
+"""sweep(): backends give bit-identical numbers, failures are recorded, resumption, progress."""
+
+import io
+import math
+
+import numpy as np
+import pytest
+
+import rmt_icl
+from rmt_icl.simulate.seeding import run_seed
+from rmt_icl.sweep import load, load_spec, register_model, registry, sweep
+from rmt_icl.sweep.toy import toy_point
+
+SPEC = {"model": "toy", "seed": 11, "runs": 3, "params": {"d": 40, "rho": 0.05},
+        "grid": {"alpha": [0.5, 1.0, 2.0], "kappa": [1.0, 3.0]}}
+NUMBERS = ["icl", "idg", "theory_icl", "theory_idg"]
+
+
+def _numbers(df):
+    return df[["point", "run", "point_id", "seed", "key", *NUMBERS]]
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    return sweep(SPEC, store=tmp_path_factory.mktemp("serial"), backend="serial", progress=False)
+
+
+def test_rows_equal_direct_model_calls(serial):
+    """Each row is toy_point(params, run_seed(seed, run, key)) -- checked independently."""
+    spec = load_spec(SPEC)
+    assert len(serial) == len(spec.points) * spec.runs
+    for p in spec.points:
+        for r in range(spec.runs):
+            row = serial[(serial["point"] == p.index) & (serial["run"] == r)].iloc[0]
+            params = {k: v for k, v in p.params.items() if k != "model"}
+            ref = toy_point(params, run_seed(11, r, key=p.key))
+            assert row["icl"] == ref["icl"] and row["idg"] == ref["idg"]
+            assert row["key"] == p.key and row["seed"] == 11
+            assert row["alpha"] == p.params["alpha"] and row["status"] == "ok"
+    assert (serial["version"] == rmt_icl.__version__).all()
+    assert (serial["wall_time"] > 0).all()
+    assert serial["out_d"].eq(40).all()  # realised size clashing with parameter d
+    # runs of a point are independent draws
+    assert serial.groupby("point")["icl"].nunique().eq(3).all()
+
+
+def test_processes_backend_bit_identical(serial, tmp_path):
+    df = sweep(SPEC, store=tmp_path, backend="processes", workers=2, progress=False)
+    assert _numbers(df).equals(_numbers(serial))
+    assert df["pid"].nunique() >= 1 and not (df["pid"] == serial["pid"].iloc[0]).any()
+
+
+def test_dask_client_bit_identical(serial, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            df = sweep(SPEC, store=tmp_path, backend="dask", scheduler=client, progress=False)
+            assert client.status == "running"  # a client we were given stays open
+    assert _numbers(df).equals(_numbers(serial))
+
+
+def test_dask_local_cluster_bit_identical(serial, tmp_path):
+    pytest.importorskip("distributed")
+    df = sweep(SPEC, store=tmp_path, backend="dask", workers=1, progress=False)
+    assert _numbers(df).equals(_numbers(serial))
+
+
+def test_failing_point_recorded_others_complete(tmp_path):
+    spec = dict(SPEC, points=[{"alpha": 3.0, "kappa": 1.0, "fail": True}])
+    df = sweep(spec, store=tmp_path, backend="processes", workers=2, progress=False)
+    bad = df[df["alpha"] == 3.0]
+    assert len(df) == 7 * 3 and len(bad) == 3
+    assert (bad["status"] == "error").all() and bad["icl"].isna().all()
+    assert bad["error"].str.contains("ValueError: toy model asked to fail").all()
+    good = df[df["alpha"] != 3.0]
+    assert (good["status"] == "ok").all() and good["error"].isna().all()
+    assert np.isfinite(good["icl"]).all()
+    tb = load(tmp_path, tracebacks=True)
+    assert tb.loc[tb["status"] == "error", "traceback"].str.contains("toy.py").all()
+
+
+def test_failed_runs_retried_ok_runs_not(tmp_path):
+    flag = tmp_path / "fail-now"
+    flag.touch()
+    spec = dict(SPEC, points=[{"alpha": 3.0, "kappa": 1.0, "fail_if_exists": str(flag)}])
+    store = tmp_path / "s"
+    first = sweep(spec, store=store, backend="serial", progress=False)
+    assert (first["status"] == "error").sum() == 3
+    kept = sweep(spec, store=store, backend="serial", progress=False, retry_failed=False)
+    assert kept.equals(first)
+    again = sweep(spec, store=store, backend="serial", progress=False)
+    assert (again["status"] == "error").sum() == 3
+    assert list(again.loc[again["status"] == "error", "attempts"]) == [2, 2, 2]
+    flag.unlink()
+    final = sweep(spec, store=store, backend="serial", progress=False)
+    assert (final["status"] == "ok").all()
+    assert list(final.loc[final["alpha"] == 3.0, "attempts"]) == [3, 3, 3]
+    # ok runs were computed once, in the first call
+    ok_before = first["status"] == "ok"
+    assert final.loc[ok_before, "finished_utc"].equals(first.loc[ok_before, "finished_utc"])
+    assert (final.loc[ok_before, "attempts"] == 1).all()
+
+
+def test_rerun_computes_nothing(serial, tmp_path, monkeypatch):
+    store = tmp_path / "s"
+    first = sweep(SPEC, store=store, backend="serial", progress=False)
+    monkeypatch.setattr("rmt_icl.sweep.run.execute_task", _boom)
+    assert sweep(SPEC, store=store, backend="serial", progress=False).equals(first)
+
+
+def _boom(task):
+    raise AssertionError("nothing should be computed")
+
+
+def bad_output_model(params, seed):
+    return {"icl": 1.0, "idg": np.zeros(3)} if params["alpha"] > 1 else {"icl": 0.5}
+
+
+def test_invalid_model_outputs_become_errors(tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.MODELS, "bad-output", bad_output_model)
+    df = sweep({"model": "bad-output", "grid": {"alpha": [1.0, 2.0]}}, store=tmp_path,
+               backend="serial", progress=False)
+    assert list(df["status"]) == ["error", "error"]
+    assert "returned no ['idg']" in df["error"][0]
+    assert "'idg' = array" in df["error"][1] and "must be scalars" in df["error"][1]
+
+
+def nan_model(params, seed):
+    return {"icl": float("nan"), "idg": np.float64(2.5), "note": "x", "k": np.int64(7)}
+
+
+def test_nan_and_numpy_outputs_roundtrip(tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.MODELS, "nan-model", nan_model)
+    df = sweep({"model": "nan-model"}, store=tmp_path, backend="serial", progress=False)
+    assert df["status"][0] == "ok" and math.isnan(df["icl"][0]) and df["idg"][0] == 2.5
+    assert df["note"][0] == "x" and df["k"][0] == 7 and math.isnan(df["theory_icl"][0])
+
+
+def test_registry_errors(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="unknown model 'nope'; known models are .*'toy'"):
+        sweep({"model": "nope"}, store=tmp_path / "a", backend="serial")
+    assert not (tmp_path / "a").exists()  # nothing created for a bad sweep
+    monkeypatch.setitem(registry.MODELS, "ghost", "rmt_icl.no_such_module:point")
+    with pytest.raises(ValueError, match="model 'ghost' is registered as "
+                                         "'rmt_icl.no_such_module:point' but cannot be imported"):
+        sweep({"model": "ghost"}, store=tmp_path / "b", backend="serial")
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("toy", nan_model)
+    with pytest.raises(ValueError, match="module:function"):
+        register_model("new-one", "no_colon")
+    for name in ("linear-attention", "random-transformer", "hermite", "linear-transformer"):
+        assert name in registry.known_models()
+
+
+def test_register_model_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "MODELS", dict(registry.MODELS))
+    register_model("toy-again", "rmt_icl.sweep.toy:toy_point")
+    df = sweep({"model": "toy-again", "params": {"alpha": 1.0}}, store=tmp_path,
+               backend="processes", workers=1, progress=False)
+    ref = toy_point({"alpha": 1.0}, run_seed(0, 0, key=load_spec(
+        {"model": "toy", "params": {"alpha": 1.0}}).points[0].key))
+    assert df["icl"][0] == ref["icl"]  # same key as model "toy": seeds shared across models
+
+
+def test_unpicklable_model_refused_for_processes(tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.MODELS, "lambda", lambda p, s: {"icl": 0.0, "idg": 0.0})
+    with pytest.raises(ValueError, match="cannot be sent to worker processes"):
+        sweep({"model": "lambda"}, store=tmp_path, backend="processes", progress=False)
+    df = sweep({"model": "lambda"}, store=tmp_path, backend="serial", progress=False)
+    assert df["status"][0] == "ok"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"backend": "threads"}, "backend must be one of"),
+    ({"backend": "serial", "workers": 0}, "workers must be an integer >= 1"),
+    ({"backend": "processes", "scheduler": "tcp://x:1"}, "scheduler is only used"),
+    ({"backend": "dask", "scheduler": "tcp://x:1", "workers": 2}, "workers applies to a"),
+])
+def test_bad_backend_options(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sweep(SPEC, store=tmp_path, progress=False, **kwargs)
+
+
+class _FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_quiet_unless_tty(tmp_path, capfd, monkeypatch):
+    sweep(SPEC, store=tmp_path / "a", backend="serial", progress=True)  # stderr is not a TTY
+    sweep(SPEC, store=tmp_path / "b", backend="serial", progress=False)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    fake = _FakeTTY()
+    monkeypatch.setattr("sys.stderr", fake)
+    spec = dict(SPEC, points=[{"alpha": 3.0, "kappa": 1.0, "fail": True}])
+    sweep(spec, store=tmp_path / "c", backend="serial", progress=True)
+    text = fake.getvalue()
+    assert "7/7" in text and "failed=3" in text
+    fake2 = _FakeTTY()
+    monkeypatch.setattr("sys.stderr", fake2)
+    sweep(spec, store=tmp_path / "d", backend="serial", progress=False)
+    assert fake2.getvalue() == ""
+
+
+def test_package_level_sweep_is_callable(tmp_path):
+    import rmt_icl.sweep as pkg
+
+    assert callable(rmt_icl.sweep) and callable(pkg)
+    df = pkg({"model": "toy"}, store=tmp_path, backend="serial", progress=False)
+    assert len(df) == 1
