@@ -1,0 +1,44 @@
+"""Training one-layer linear self-attention (LSA) on in-context regression, in plain numpy.
+
+* :mod:`rmt_icl.lsa.model` -- token layout with the masked query, the merged (W^{PV}, W^{KQ})
+  and Mahankali (W_K, W_Q, W_V, rho) parametrisations, forward passes, analytic gradients and
+  the effective preconditioner Gamma_eff;
+* :mod:`rmt_icl.lsa.data` -- prompt distributions (Gaussian covariates with any covariance and
+  task prior, or nonlinear targets), fresh batches or a finite task pool, and the theory
+  optimum Gamma* / L* each distribution implies;
+* :mod:`rmt_icl.lsa.train` -- the pretraining loop (Adam or GD) with divergence detection and a
+  held-out evaluation.
+
+Predictor convention: y_hat = h^T Gamma x_q with h = X^T y / n (see
+:mod:`rmt_icl.theory.one_step_gd`).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "make_tokens": "rmt_icl.lsa.model",
+    "MergedLSA": "rmt_icl.lsa.model",
+    "MahankaliLSA": "rmt_icl.lsa.model",
+    "PromptDistribution": "rmt_icl.lsa.data",
+    "TaskPool": "rmt_icl.lsa.data",
+    "parse_cov": "rmt_icl.lsa.data",
+    "train_lsa": "rmt_icl.lsa.train",
+    "evaluate_lsa": "rmt_icl.lsa.train",
+    "TrainResult": "rmt_icl.lsa.train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rmt_icl.lsa' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
