@@ -1,0 +1,238 @@
+"""Linear-attention simulator: features, fit, exact errors, point function, runner, CLI, and
+Monte Carlo validation against the deterministic-equivalent theory."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from rmt_icl.simulate.data import sample_prompts, sample_tasks
+from rmt_icl.simulate.features import (
+    compressed_gram,
+    expand_gram,
+    la_features,
+    la_gram,
+    la_kernel,
+    la_rhs,
+)
+from rmt_icl.simulate.linear_attention import (
+    fit_linear_attention,
+    linear_attention_errors,
+    predict_linear_attention,
+    sampled_test_error,
+    simulate_point,
+)
+from rmt_icl.simulate.runner import mean_se, simulate
+from rmt_icl.simulate.seeding import run_seed
+
+
+def _prompts(seed, m, d, ell=None, rho=0.1, pool=None):
+    rng = np.random.default_rng(seed)
+    return sample_prompts(rng, m, d, ell or 2 * d, "linear", rho, pool=pool)
+
+
+# --------------------------------------------------------------------------------------------
+# features and Gram matrices
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000])
+def test_gram_equals_explicit_feature_gram(chunk):
+    P = _prompts(0, 300, 6)
+    F = la_features(P.xq, P.h)
+    assert F.shape == (300, 42)
+    # row-major vec: entry (a, j) of x h^T sits at a (d+1) + j
+    assert F[5, 2 * 7 + 3] == pytest.approx(P.xq[5, 2] * P.h[5, 3], rel=1e-15)
+    G = la_gram(P.xq, P.h, chunk=chunk)
+    np.testing.assert_allclose(G, F.T @ F, rtol=1e-12, atol=1e-12 * np.abs(G).max())
+    np.testing.assert_allclose(la_rhs(P.xq, P.h, P.y).ravel(), F.T @ P.y, rtol=1e-12,
+                               atol=1e-13)
+
+
+def test_gram_chunk_size_changes_only_rounding():
+    P = _prompts(1, 2000, 9)
+    ref = la_gram(P.xq, P.h, chunk=2000)
+    for chunk in (3, 256, 777):
+        G = la_gram(P.xq, P.h, chunk=chunk)
+        assert np.abs(G - ref).max() <= 1e-12 * np.abs(ref).max()
+    assert np.array_equal(G, G.T)
+
+
+def test_expand_gram_checks_shapes():
+    M = compressed_gram(np.ones((2, 3)), np.ones((2, 4)))
+    assert M.shape == (6, 10)
+    with pytest.raises(ValueError, match="compressed"):
+        expand_gram(M, 4)
+    with pytest.raises(ValueError, match="xq and h"):
+        la_gram(np.ones((2, 3)), np.ones((2, 3)))
+
+
+def test_kernel_is_gram_identity():
+    P = _prompts(2, 50, 5)
+    Q = _prompts(3, 20, 5)
+    F, Fq = la_features(P.xq, P.h), la_features(Q.xq, Q.h)
+    np.testing.assert_allclose(la_kernel(P.xq, P.h), F @ F.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(la_kernel(P.xq, P.h, Q.xq, Q.h), F @ Fq.T, rtol=1e-12,
+                               atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# the ridge fit
+# --------------------------------------------------------------------------------------------
+
+def _brute_force_fit(P, lam):
+    n, d = P.xq.shape
+    F = la_features(P.xq, P.h)
+    A = F.T @ F + (n / d) * lam * np.eye(F.shape[1])
+    return np.linalg.solve(A, F.T @ P.y).reshape(d, d + 1)
+
+
+@pytest.mark.parametrize("m", [30, 200])        # n < D (dual) and n > D (primal), D = 42
+@pytest.mark.parametrize("lam", [1e-3, 0.5])
+def test_fit_matches_brute_force_with_penalty_n_over_d(m, lam):
+    P = _prompts(4, m, 6)
+    ref = _brute_force_fit(P, lam)
+    for method in ("auto", "primal", "dual"):
+        G = fit_linear_attention(P, lam, method=method)
+        assert G.shape == (6, 7)
+        np.testing.assert_allclose(G, ref, rtol=1e-7, atol=1e-9 * np.abs(ref).max())
+
+
+def test_ridgeless_primal_and_dual_give_min_norm_interpolator():
+    P = _prompts(5, 25, 6)                       # n = 25 < D = 42: interpolation
+    G_dual = fit_linear_attention(P, 0.0, method="dual")
+    G_primal = fit_linear_attention(P, 0.0, method="primal")
+    ref = np.linalg.pinv(la_features(P.xq, P.h)) @ P.y
+    np.testing.assert_allclose(G_dual.ravel(), ref, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(G_primal.ravel(), ref, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(predict_linear_attention(G_dual, P), P.y, atol=1e-8)
+
+
+def test_many_ridges_from_one_decomposition():
+    ridges = np.array([0.0, 1e-3, 0.1, 2.0])
+    for m in (30, 150):
+        P = _prompts(6, m, 5)
+        stack = fit_linear_attention(P, ridges)
+        assert stack.shape == (4, 5, 6)
+        for lam, G in zip(ridges[1:], stack[1:], strict=True):
+            np.testing.assert_allclose(G, fit_linear_attention(P, lam), rtol=1e-7, atol=1e-10)
+        # lambda = 0 entry is the min-norm / least-squares solution
+        ref = np.linalg.pinv(la_features(P.xq, P.h)) @ P.y
+        np.testing.assert_allclose(stack[0].ravel(), ref, rtol=1e-6, atol=1e-8)
+
+
+def test_fit_rejects_bad_input():
+    P = _prompts(7, 20, 3)
+    with pytest.raises(ValueError, match="ridge"):
+        fit_linear_attention(P, -1.0)
+    with pytest.raises(ValueError, match="ridge"):
+        fit_linear_attention(P, float("nan"))
+    with pytest.raises(ValueError, match="method"):
+        fit_linear_attention(P, 0.1, method="qr")
+
+
+# --------------------------------------------------------------------------------------------
+# exact test error of a fitted Gamma vs sampled test prompts
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("y2_scale", [1.0, 3.0])
+def test_exact_errors_match_sampled_test_prompts(y2_scale):
+    d, ell, rho = 8, 12, 0.2
+    pool = sample_tasks(np.random.default_rng(8), 5, d)
+    train = sample_prompts(np.random.default_rng(9), 400, d, ell, "linear", rho, pool=pool,
+                           y2_scale=y2_scale)
+    gamma = fit_linear_attention(train, 0.05)
+    icl, idg = linear_attention_errors(gamma, ell, rho, pool, y2_scale=y2_scale)
+    m = 200_000
+    for exact, kw, seed in ((icl, {}, 10), (idg, {"pool": pool}, 11)):
+        test = sample_prompts(np.random.default_rng(seed), m, d, ell, "linear", rho,
+                              y2_scale=y2_scale, **kw)
+        r2 = (test.y - predict_linear_attention(gamma, test)) ** 2
+        se = r2.std() / math.sqrt(m)
+        assert sampled_test_error(gamma, test) == pytest.approx(r2.mean(), rel=1e-12)
+        assert abs(r2.mean() - exact) < 4 * se, (r2.mean(), exact, se)
+    assert abs(icl - idg) > 0.01                 # the two test laws really differ here
+
+
+# --------------------------------------------------------------------------------------------
+# the point function and the runner
+# --------------------------------------------------------------------------------------------
+
+POINT = dict(d=12, alpha=2.0, tau=2.0, kappa=1.5, rho=0.1, ridge=0.1)
+
+
+def test_simulate_point_contract_and_reproducibility():
+    a = simulate_point(dict(POINT), run_seed(3, 0))
+    b = simulate_point(dict(POINT), run_seed(3, 0))
+    c = simulate_point(dict(POINT), run_seed(3, 1))
+    for k in ("icl", "idg", "theory_icl", "theory_idg"):
+        assert a[k] == b[k]
+    assert a["icl"] != c["icl"]
+    assert (a["d"], a["ell"], a["K"], a["reuse"], a["n"]) == (12, 24, 18, 16, 288)
+    assert a["method"] == "primal" and a["exact"] is True
+    json.dumps(a, allow_nan=True)
+    assert all(isinstance(v, (int, float, str, bool, type(None))) for v in a.values())
+    assert a["theory_icl"] > a["theory_idg"] > 0.1
+
+
+def test_simulate_point_idg_equals_icl_for_fresh_tasks():
+    out = simulate_point(dict(POINT, kappa=math.inf), run_seed(0))
+    assert out["K"] is None and out["idg"] == out["icl"]
+    assert out["theory_idg"] == pytest.approx(out["theory_icl"], rel=1e-10)
+    assert simulate_point(dict(POINT, kappa="inf"), run_seed(0))["icl"] == out["icl"]
+
+
+def test_simulate_point_primal_equals_dual():
+    p = dict(POINT, tau=0.8)           # n = 115 < D = 156
+    dual = simulate_point(dict(p), run_seed(1))
+    primal = simulate_point(dict(p, method="primal"), run_seed(1))
+    assert dual["method"] == "dual" and primal["method"] == "primal"
+    assert primal["icl"] == pytest.approx(dual["icl"], rel=1e-9)
+    assert primal["idg"] == pytest.approx(dual["idg"], rel=1e-9)
+
+
+def test_simulate_point_nonlinear_target_uses_sampled_errors():
+    out = simulate_point(dict(POINT, target="relu", n_test=4000), run_seed(2))
+    assert out["exact"] is False
+    assert math.isnan(out["theory_icl"]) and 0 < out["icl"] < 5 and 0 < out["idg"] < 5
+
+
+@pytest.mark.parametrize("bad, name", [
+    ({"d": 0}, "d"), ({"alpha": -1}, "alpha"), ({"kappa": 0}, "kappa"), ({"rho": -1}, "rho"),
+    ({"ridge": -0.1}, "ridge"), ({"y2_scale": 0}, "y2_scale"), ({"method": "lu"}, "method"),
+    ({"frobnicate": 1}, "frobnicate"), ({"target": "cosh"}, "target"),
+])
+def test_simulate_point_rejects_bad_params(bad, name):
+    with pytest.raises(ValueError, match=name):
+        simulate_point(dict(POINT, **bad), run_seed(0))
+
+
+def test_runner_summary_and_run_independence():
+    res = simulate("linear-attention", dict(POINT), runs=3, seed=4)
+    icl = res["per_run"]["icl"]
+    assert len(icl) == 3
+    assert res["icl_mean"] == pytest.approx(np.mean(icl))
+    assert res["icl_se"] == pytest.approx(np.std(icl, ddof=1) / math.sqrt(3))
+    assert res["gap_mean"] == pytest.approx(res["icl_mean"] - res["idg_mean"])
+    assert res["sizes"]["n"] == 288 and {"gram", "solve", "total"} <= set(res["timings"])
+    one = simulate("linear-attention", dict(POINT), runs=1, seed=4)
+    assert one["per_run"]["icl"][0] == icl[0] and math.isnan(one["icl_se"])
+    with pytest.raises(ValueError, match="runs"):
+        simulate("linear-attention", dict(POINT), runs=0)
+    with pytest.raises(ValueError, match="model"):
+        simulate("no-such-model", dict(POINT))
+    assert mean_se([1.0, float("nan"), 3.0]) == (2.0, pytest.approx(1.0))
+
+
+def test_cli_simulate_json(capsys):
+    from rmt_icl.cli import main
+
+    rc = main(["simulate", "--model", "linear-attention", "--d", "10", "--alpha", "2",
+               "--tau", "2", "--kappa", "inf", "--rho", "0.1", "--ridge", "0.1", "--runs", "2",
+               "--seed", "1", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["per_run"]["icl"]) == 2 and out["sizes"]["d"] == 10
+    assert out["sizes"]["kappa_realised"] == "inf"
+    assert main(["simulate", "--d", "10", "--alpha", "2", "--tau", "2", "--ridge", "-1"]) == 2
+    assert "ridge" in capsys.readouterr().err
