@@ -74,6 +74,8 @@ def test_integral_floats_are_the_same_point():
     assert canonical_json({"b": 1.0, "a": [2.0, 0.5]}) == '{"a":[2,0.5],"b":1}'
     assert seed_key({"alpha": 1}) == seed_key({"alpha": 1.0})
     assert seed_key({"alpha": 1.0}) != seed_key({"alpha": 1.0 + 2**-40})
+    assert canonical_json({"kappa": float("inf")}) == '{"kappa":"Infinity"}'
+    assert seed_key({"kappa": float("inf")}) != seed_key({"kappa": 1e308})
     s = load_spec({"model": "toy", "params": {"alpha": np.float64(0.5), "d": np.int64(4)}})
     assert type(s.points[0].params["d"]) is int and type(s.points[0].params["alpha"]) is float
 
@@ -88,7 +90,7 @@ def test_integral_floats_are_the_same_point():
         ({"model": "toy", "grid": {"alpha": []}}, "grid axis 'alpha' is empty"),
         ({"model": "toy", "grid": {"alpha": [1.0, 1]}}, "points 0 and 1 are the same point"),
         ({"model": "toy", "params": {"seed": 1}}, "'seed' .* reserved"),
-        ({"model": "toy", "params": {"alpha": float("nan")}}, "'alpha' .* finite"),
+        ({"model": "toy", "params": {"alpha": float("nan")}}, "'alpha' .* not be NaN"),
         ({"model": "toy", "params": {"alpha": {"x": 1}}}, "'alpha' .* must be a string"),
         ({"model": "toy", "params": {"a": 1}, "grid": {"a": [1, 2]}}, "both in \\[params\\]"),
         ({"model": "toy", "share_seeds_across": "model"}, "share_seeds_across"),

@@ -98,7 +98,7 @@ def sweep(
                 if (p.point_id, r) not in done
             ]
             if tasks:
-                _compute(st, be, tasks, progress=progress)
+                _compute(st, be, tasks, n_points=len(spec.points), progress=progress)
         return st.frame()
     finally:
         st.close()
@@ -126,11 +126,11 @@ def open_store(store, spec, *, force_new: bool = False) -> Store:
     return Store.create(store, spec)
 
 
-def _compute(st: Store, be, tasks: list, *, progress: bool) -> None:
+def _compute(st: Store, be, tasks: list, *, n_points: int, progress: bool) -> None:
     runs_left = {}
     for t in tasks:
         runs_left[t["point_id"]] = runs_left.get(t["point_id"], 0) + 1
-    bar = _bar(len(runs_left), progress, be)
+    bar = _bar(n_points, n_points - len(runs_left), progress, be)
     failed = 0
     try:
         with be:
@@ -167,11 +167,14 @@ def _error_row(task: dict, exc: BaseException) -> dict:
     }
 
 
-def _bar(total: int, progress: bool, be):
-    from tqdm.auto import tqdm
+def _bar(total: int, initial: int, progress: bool, be):
+    """Points done (those already in the store count from the start), ETA, failed runs."""
+    from tqdm import tqdm
 
     quiet = not progress or not sys.stderr.isatty()
-    return tqdm(
-        total=total, unit="pt", desc=f"sweep ({be.name})", disable=quiet, file=sys.stderr,
-        dynamic_ncols=True,
+    bar = tqdm(
+        total=total, initial=initial, unit="pt", desc=f"sweep ({be.name})", disable=quiet,
+        file=sys.stderr, dynamic_ncols=True,
     )
+    bar.set_postfix(failed=0, refresh=False)
+    return bar

@@ -39,7 +39,7 @@ names the point in the store. The *seed key* is derived the same way from the pa
   (common random numbers).
 
 Canonical JSON sorts keys and writes integer-valued floats as integers, so ``alpha = 1`` and
-``alpha = 1.0`` are the same point.
+``alpha = 1.0`` are the same point. ``inf`` is allowed (``kappa = inf`` in TOML), NaN is not.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def canonical_json(obj) -> str:
     Parameters
     ----------
     obj : dict, list or scalar
-        JSON-able value; floats must be finite.
+        JSON-able value; ``inf`` is written as the string ``"Infinity"`` (NaN is refused).
 
     Returns
     -------
@@ -94,8 +94,11 @@ def _canonical(value):
         return {str(k): _canonical(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        if value.is_integer():
+            return int(value)
     return value
 
 
@@ -325,8 +328,8 @@ def _check_value(name, value, index):
         return int(value)
     if isinstance(value, numbers.Real):
         value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"parameter {name!r} (point {index}) must be finite, got {value}")
+        if math.isnan(value):
+            raise ValueError(f"parameter {name!r} (point {index}) must not be NaN")
         return value
     raise ValueError(
         f"parameter {name!r} (point {index}) must be a string, bool, number or list of those, "
