@@ -161,7 +161,10 @@ def _quartic_positive_roots(tau, alpha, kappa, rho, lam):
     coeffs = [p0, p1, p2, p3, p4]  # lowest degree first, with asc=True
     while coeffs[0] == 0:  # lambda = 0: eps = 0 is a double root; drop it
         coeffs.pop(0)
-    roots = mp.polyroots(coeffs, maxsteps=200, extraprec=200, asc=True)
+    try:
+        roots = mp.polyroots(coeffs, maxsteps=200, extraprec=200, asc=True)
+    except TypeError:  # mpmath < 1.4 has no `asc` and wants the highest degree first
+        roots = mp.polyroots(coeffs[::-1], maxsteps=200, extraprec=200)
     pos = [float(mp.re(z)) for z in roots if abs(mp.im(z)) <= 1e-30 * abs(z) and mp.re(z) > 0]
     return np.sort(np.array(pos))
 
@@ -592,3 +595,80 @@ def test_newton_converges_quickly_on_random_points(monkeypatch):
     lam = 10 ** rng.uniform(-8, 2, n)
     eps = la.linear_attention_fixed_point(tau, alpha, kappa, rho, lam)
     assert np.all(np.isfinite(eps)) and np.all(eps > lam)
+
+
+# ----------------------------------------------------------------------------------------------
+# non-monotonicity in alpha (reference section 5.6) and the Fig. 3 minimum detector
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args, alphas, quoted",
+    [
+        ((20, 0.5, 0.5, 0.0), [1, 10, 1e2, 1e3, 1e4], "1.415 1.198 1.924 9.812 88.76"),
+        ((0.5, 0.3, 0.1, 0.0), [1e4], "364.7"),
+        ((0.5, 0.6, 0.1, 0.0), [10, 1e2, 1e4], "1.094 1.115 1.198"),
+        ((20, 0.5, 0.5, 0.1), [1, 10, 1e2, 1e3, 1e4], "1.40 1.13 1.04 1.02 1.02"),
+    ],
+)
+def test_section_5_6_alpha_curves(args, alphas, quoted):
+    tau, kappa, rho, lam = args
+    e = icl(tau, np.array(alphas), kappa, rho, lam)
+    # quoted to the shown number of decimals: half a unit in the last place
+    values = np.array([float(q) for q in quoted.split()])
+    half_ulp = np.array([0.5 * 10.0 ** -len(q.split(".")[1]) for q in quoted.split()])
+    assert np.all(np.abs(e - values) <= half_ulp + 1e-12), e
+
+
+def test_linear_growth_in_alpha_below_min_tau_1():
+    """Ridgeless e_ICL ~ slope * alpha for kappa < min(tau, 1), slope from section 5.6."""
+    a = np.array([1e7, 1e8])
+    for tau, kappa, rho in [(20, 0.5, 0.5), (3, 0.9, 0.1)]:
+        e = icl(tau, a, kappa, rho)
+        slope = (1 - kappa) * rho / ((1 + rho) * (tau - 1))
+        assert abs((e[1] - e[0]) / (a[1] - a[0]) / slope - 1) < 1e-3
+    tau, kappa, rho = 0.5, 0.3, 0.1
+    e = icl(tau, a, kappa, rho)
+    slope = (tau - kappa) * rho / ((1 - tau) * (1 + rho))
+    assert abs((e[1] - e[0]) / (a[1] - a[0]) / slope - 1) < 1e-3
+    # kappa > min(tau, 1): bounded
+    assert icl(0.5, 1e8, 0.6, 0.1) < 2 and icl(20, 1e8, 1.1, 0.5) < 2
+
+
+def _load_fig3():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "figures" / "fig_la_nonmonotonicity.py"
+    spec = importlib.util.spec_from_file_location("fig_la_nonmonotonicity", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_fig3_minimum_detector():
+    fig3 = _load_fig3()
+    x = np.linspace(0, 1, 50)
+    curves = np.stack(
+        [
+            1 - x,  # monotone decreasing
+            (x - 0.3) ** 2,  # V: minimum at 0.3
+            1 - x + 1e-7 * np.sin(40 * x),  # wiggles below tol: monotone
+            np.minimum((x - 0.5) ** 2, 0.1) + 0.0 * x,  # plateau, then min at 0.5
+        ]
+    )
+    idx = fig3.first_interior_minimum(curves, tol=1e-5)
+    assert idx[0] == -1 and idx[2] == -1
+    assert abs(x[idx[1]] - 0.3) < 0.02 and abs(x[idx[3]] - 0.5) < 0.02
+
+
+def test_fig3_compute_small_grid(monkeypatch):
+    fig3 = _load_fig3()
+    monkeypatch.setattr(fig3, "QUICK", dict(n_kappa=9, n_rho=5, n_alpha=60))
+    res = fig3.compute(quick=True)
+    for key, *_ in fig3.PANELS:
+        assert res["maps"][key].shape == (5, 9)
+    s = res["summary"]
+    # section 5.6: e_ICL grows linearly in alpha exactly left of kappa = min(tau, 1)
+    for key in ("icl_tau0.5", "icl_tau20"):
+        assert s[key]["linear_growth_fraction_left_of_line"] == 1.0
+        assert s[key]["linear_growth_fraction_right_of_line"] == 0.0
+        assert s[key]["nonmonotone_fraction_left_of_line"] == 1.0
