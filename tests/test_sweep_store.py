@@ -172,3 +172,10 @@ def test_summarise_matches_numpy(filled):
     assert list(coarse["alpha"]) == [0.5, 1.0, 2.0, 4.0] and (coarse["runs"] == 6).all()
     with pytest.raises(ValueError, match="columns \\['nope'\\]"):
         summarise(df, by=["nope"])
+
+
+def test_store_given_as_a_sqlite_file(tmp_path):
+    db = tmp_path / "sub" / "my.sqlite"
+    df = sweep(dict(SPEC, runs=1), store=db, backend="serial", progress=False)
+    assert db.is_file() and not (db / "results.sqlite").exists()
+    assert load(db).equals(df)

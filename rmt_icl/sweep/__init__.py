@@ -18,7 +18,6 @@ import types
 
 _EXPORTS = {
     "sweep": "rmt_icl.sweep.run",
-    "open_store": "rmt_icl.sweep.run",
     "load": "rmt_icl.sweep.store",
     "Store": "rmt_icl.sweep.store",
     "summarise": "rmt_icl.sweep.summary",

@@ -87,9 +87,9 @@ def sweep(
         get_model(name)
         targets[name] = model_target(name)
     be = make_backend(backend, workers=workers, scheduler=scheduler)
-    st = open_store(store, spec, force_new=force_new)
-    try:
-        with st.lock():
+    with Store(store).lock():  # creating, replacing and writing all happen under the lock
+        st = _open_store(store, spec, force_new=force_new)
+        try:
             done = st.finished(include_failed=not retry_failed)
             tasks = [
                 make_task(p, r, spec.seed, targets[p.params["model"]])
@@ -99,18 +99,16 @@ def sweep(
             ]
             if tasks:
                 _compute(st, be, tasks, n_points=len(spec.points), progress=progress)
-        return st.frame()
-    finally:
-        st.close()
+            return st.frame()
+        finally:
+            st.close()
 
 
-def open_store(store, spec, *, force_new: bool = False) -> Store:
+def _open_store(store, spec, *, force_new: bool = False) -> Store:
     """Open the store for ``spec``: create it, check it, or (``force_new``) replace it.
 
-    Raises
-    ------
-    StoreError
-        Corrupt store or a different spec, unless ``force_new``.
+    Call it holding the store's lock. Raises :class:`StoreError` for a corrupt store or a
+    different spec, unless ``force_new``.
     """
     st = Store(store)
     if st.exists():

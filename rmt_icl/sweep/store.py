@@ -16,8 +16,9 @@ host, pid, version, seed, seed_key, attempts)``
 Guarantees
 ----------
 * Only the parent process writes. Each finished run is committed in its own transaction
-  (WAL journal, ``synchronous=FULL``), so a killed sweep loses at most the runs that were
-  still being computed; a committed run is never lost and a partial row never exists.
+  (WAL journal, ``synchronous=NORMAL``): a killed sweep loses only the runs still being
+  computed, and a partial row never exists. (After an OS crash or power loss the last few
+  commits may roll back -- never corrupt -- and are recomputed on resumption.)
 * A new store is built in a temporary file and renamed into place, so a store file is either
   complete or absent.
 * Opening checks the SQLite header, the file length against the header, ``PRAGMA
@@ -89,14 +90,16 @@ class Store:
     Parameters
     ----------
     path : str or os.PathLike
-        The store directory (``results.sqlite`` inside), or an existing SQLite file.
+        The store directory (``results.sqlite`` inside), or the SQLite file itself (an
+        existing file, or a path ending in ``.sqlite``/``.sqlite3``/``.db``).
     """
 
     def __init__(self, path):
         if isinstance(path, Store):
             path = path.path
         p = pathlib.Path(path)
-        self.path = p if p.is_file() else p / DB_NAME
+        is_file = p.is_file() or (not p.is_dir() and p.suffix in (".sqlite", ".sqlite3", ".db"))
+        self.path = p if is_file else p / DB_NAME
         self._conn = None
 
     def __repr__(self) -> str:
@@ -188,7 +191,7 @@ class Store:
         _check_header(self.path)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA synchronous=NORMAL")
             rows = [r[0] for r in conn.execute("PRAGMA quick_check")]
             if rows != ["ok"]:
                 conn.close()
