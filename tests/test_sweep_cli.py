@@ -78,3 +78,18 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "unknown model 'no-such-model'" in err
     assert main(["sweep", "--store", str(tmp_path / "x")]) == 2
     assert "SPEC.toml is required" in capsys.readouterr().err
+
+
+def test_status_lists_missing_points(tmp_path, capsys):
+    from rmt_icl.sweep import Store, load_spec
+
+    spec = load_spec({"model": "toy", "runs": 2, "grid": {"alpha": [float(a) for a in
+                                                                   range(1, 14)]}})
+    Store.create(tmp_path, spec).close()  # a store in which nothing has run yet
+    assert main(["sweep", "--store", str(tmp_path), "--status"]) == 0
+    out = capsys.readouterr().out
+    assert "runs     26   0       0       26" in out
+    assert "0 complete, 0 with failures, 13 not started" in out
+    assert "  missing: point 0 (2 run(s)): model=toy, alpha=1.0" in out
+    assert "  missing: point 9 (2 run(s)): model=toy, alpha=10.0" in out
+    assert "point 10 (" not in out and "... and 3 more point(s) with missing runs" in out

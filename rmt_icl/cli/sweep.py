@@ -64,6 +64,10 @@ def run(args) -> int:
     except StoreError as exc:
         print(f"rmt-icl sweep: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("rmt-icl sweep: interrupted; every finished run is saved - run the same command "
+              "to resume", file=sys.stderr)
+        return 130
     from rmt_icl.sweep.store import Store
 
     st = Store(args.store)
@@ -117,3 +121,9 @@ def _print_status(info: dict) -> None:
         print(f"  failed: point {f['point']} run {f['run']}: {f['error']}")
     if info["runs_failed"] > len(info["failures"]):
         print(f"  ... and {info['runs_failed'] - len(info['failures'])} more failed run(s)")
+    for m in info["missing"]:
+        params = ", ".join(f"{k}={v}" for k, v in m["params"].items())
+        print(f"  missing: point {m['point']} ({m['runs_missing']} run(s)): {params}")
+    if info["points_with_missing_runs"] > len(info["missing"]):
+        extra = info["points_with_missing_runs"] - len(info["missing"])
+        print(f"  ... and {extra} more point(s) with missing runs")

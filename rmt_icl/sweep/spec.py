@@ -279,7 +279,8 @@ def from_dict(data: dict) -> SweepSpec:
 
     points, seen = [], {}
     for i, params in enumerate(raw):
-        params = {k: _check_param(k, v, i) for k, v in params.items()}
+        params = {k: _check_param(k, v, i) for k, v in sorted(params.items(),
+                                                               key=lambda kv: kv[0] != "model")}
         if not isinstance(params.get("model"), str) or not params["model"]:
             raise ValueError(
                 f"point {i} ({canonical_json(params)}) has no model; set model = \"NAME\" "

@@ -363,8 +363,10 @@ class Store:
         dict
             ``store``, ``name``, ``points``, ``runs_per_point``, ``runs_total``, ``runs_ok``,
             ``runs_failed``, ``runs_missing``, ``points_complete`` (all runs ok),
-            ``points_with_failures``, ``points_untouched`` (no run stored), ``failures`` (up to
-            10 ``{"point", "run", "error"}``), ``versions`` (package versions that wrote runs).
+            ``points_with_failures``, ``points_untouched`` (no run stored),
+            ``points_with_missing_runs``, ``failures`` (up to
+            10 ``{"point", "run", "error"}``), ``missing`` (up to 10 ``{"point",
+            "runs_missing", "params"}``), ``versions`` (package versions that wrote runs).
         """
         conn = self.connect()
         meta = self.meta()
@@ -382,6 +384,18 @@ class Store:
                 " WHERE runs.status = 'error' ORDER BY points.idx, runs.run LIMIT 10"
             )
         ]
+        missing = [
+            {"point": i, "runs_missing": runs_per_point - n, "params": json.loads(p)}
+            for i, p, n in conn.execute(
+                "SELECT points.idx, points.params, COUNT(runs.run) FROM points LEFT JOIN runs"
+                " USING (point_id) GROUP BY points.point_id HAVING COUNT(runs.run) < ?"
+                " ORDER BY points.idx LIMIT 10", (runs_per_point,)
+            )
+        ]
+        n_incomplete = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT points.point_id FROM points LEFT JOIN runs USING"
+            " (point_id) GROUP BY points.point_id HAVING COUNT(runs.run) < ?)", (runs_per_point,)
+        ).fetchone()[0]
         versions = [v for (v,) in conn.execute("SELECT DISTINCT version FROM runs ORDER BY 1")]
         return {
             "store": str(self.path),
@@ -395,7 +409,9 @@ class Store:
             "points_complete": sum(1 for o, _ in per_point if o == runs_per_point),
             "points_with_failures": sum(1 for _, f in per_point if f),
             "points_untouched": n_points - len(per_point),
+            "points_with_missing_runs": n_incomplete,
             "failures": failures,
+            "missing": missing,
             "versions": versions,
         }
 
