@@ -30,8 +30,9 @@ its derivative, see :mod:`rmt_icl.theory._marchenko_pastur`):
 
 Standing: the ICL formulas and the ridgeless IDG closed forms come from the authors' public code
 and were checked numerically; ``e_IDG = tau c(lambda)`` for ``lambda > 0`` is an *inference*
-(see :func:`linear_attention_idg_error`). Details and derivations: ``docs/theory/
-linear_attention.md`` and ``/work/shared/reference/linear_attention_theory.md`` sections 4--5.
+(see :func:`linear_attention_idg_error`). Details, decisions and measured checks:
+``docs/theory/linear_attention.md``; source summary: the project's shared reference
+``linear_attention_theory.md``, sections 4--5.
 """
 
 from __future__ import annotations
