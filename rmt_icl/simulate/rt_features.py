@@ -1,0 +1,289 @@
+r"""Random-feature pre-activations ``u = F vec H_Z``, chunked, plus memory and noise bookkeeping.
+
+Model pieces (reference ``random_transformer_theory.md`` sections 3 and 9)
+--------------------------------------------------------------------------
+* ``vec H_Z = x_q (x) h`` (row-major, ``D = d (d+1)``); the first layer ``F`` is ``k x D`` with
+  rows ``f_r ~ N(0, I_D / t)`` (:func:`sample_first_layer`).
+* Training prompts have distinct contexts, so their pre-activations are one dgemm per chunk of
+  ``m`` prompts, ``U = vec H_chunk F^T`` (``2 m k D`` flops, :func:`preactivations`); neither
+  ``vec H`` nor ``U`` is ever formed for all prompts at once.
+* Test prompts are drawn with ``Q`` queries per context (same task and context statistic ``h``,
+  fresh ``x_q``, label and noise), which lets the rank-one structure ``H_Z = x_q h^T`` pay off:
+  with row ``r`` of ``F`` reshaped as ``A_r`` (``d x (d+1)``), ``u_r = x_q^T (A_r h)``, so
+
+      B[i, r, :] = A_r h_i          one dgemm (contexts x (d+1)) @ ((d+1) x k d),
+      U[i, q, r] = x_{iq}^T B[i, r] one small batched gemm per context,
+
+  ``2 k D`` flops per *context* plus ``2 k d`` per query instead of ``2 k D`` per query
+  (:func:`shared_context_preactivations`). Neuron blocks keep the ``B`` buffer bounded.
+
+Hermite-model noise
+-------------------
+The Hermite model adds ``c*_p z`` with ``z`` i.i.d. ``N(0, 1)`` per (prompt, neuron).
+:class:`NoiseField` generates ``z`` in fixed blocks of rows (or columns), each block from its
+own child ``SeedSequence``, so any chunking of the same field gives bit-identical numbers.
+
+Memory
+------
+:func:`memory_budget` (default: half the physical memory, from ``os.sysconf``) and
+:func:`check_memory` raise :class:`rmt_icl.errors.MemoryBudgetError` *before* anything large is
+allocated, with the itemised need in the message.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from scipy.linalg import blas
+
+from rmt_icl._checks import check_int, check_positive
+from rmt_icl.errors import MemoryBudgetError
+
+#: target size in bytes of each chunk buffer (pre-activations, features, noise, vec H)
+CHUNK_BYTES = 1 << 25
+#: rows (or columns) per independently seeded block of Hermite noise; fixed forever
+NOISE_BLOCK = 64
+#: default memory budget as a fraction of the physical memory
+MEMORY_FRACTION = 0.5
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def physical_memory_bytes() -> int:
+    """Physical memory of the machine in bytes (``os.sysconf``), or 8 GiB if unknown."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 << 30
+
+
+def memory_budget(budget=None) -> int:
+    """The memory budget in bytes: ``budget`` if given (> 0), else half the physical memory."""
+    if budget is None:
+        return int(MEMORY_FRACTION * physical_memory_bytes())
+    return int(check_positive("memory_budget", budget))
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"
+
+
+def check_memory(items: dict, budget: int, what: str) -> int:
+    """Raise :class:`MemoryBudgetError` if the itemised byte counts exceed ``budget``.
+
+    Parameters
+    ----------
+    items : dict
+        Name -> bytes of each large array that will be allocated.
+    budget : int
+        Allowed bytes.
+    what : str
+        Description of the computation for the message (sizes).
+
+    Returns
+    -------
+    int
+        The total number of bytes.
+    """
+    total = int(sum(items.values()))
+    if total > budget:
+        parts = ", ".join(f"{k} {_gib(v)}" for k, v in items.items() if v)
+        raise MemoryBudgetError(
+            f"{what} would need about {_gib(total)} of memory ({parts}), more than the memory "
+            f"budget of {_gib(budget)}; reduce d, tau, the width or n_test, or raise "
+            f"memory_budget (bytes; default {MEMORY_FRACTION:g} x physical memory "
+            f"= {_gib(MEMORY_FRACTION * physical_memory_bytes())})")
+    return total
+
+
+def default_rows(width: int, *, lo: int = 64, hi: int = 4096) -> int:
+    """Rows per chunk so that a ``rows x width`` float64 buffer is about :data:`CHUNK_BYTES`."""
+    return int(min(hi, max(lo, CHUNK_BYTES // (8 * max(1, width)))))
+
+
+# ----------------------------------------------------------------------------- F and u
+
+
+def sample_first_layer(rng: np.random.Generator, k: int, D: int, t: float) -> np.ndarray:
+    """Random first layer ``F`` (``k x D``, C order) with i.i.d. ``N(0, 1/t)`` entries.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The run's ``features`` stream.
+    k, D : int
+        Width and input dimension ``d (d+1)``.
+    t : float
+        Normalisation ``Tr Cov(vec H_Z)`` (> 0), so that ``E u_r^2 = 1``.
+    """
+    k = check_int("k", k, minimum=1)
+    D = check_int("D", D, minimum=1)
+    t = float(check_positive("t", t))
+    f = rng.standard_normal((k, D))
+    f *= 1.0 / math.sqrt(t)
+    return f
+
+
+def vec_h(xq: np.ndarray, h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``vec H_Z = x_q (x) h`` (row-major) for each row, shape ``(m, d (d+1))``.
+
+    ``out`` (C-contiguous, at least ``m d (d+1)`` entries) is reused if given.
+    """
+    m, d = xq.shape
+    D = d * (d + 1)
+    if out is None:
+        out = np.empty((m, D))
+    else:
+        out = out.reshape(-1)[: m * D].reshape(m, D)
+    np.multiply(xq[:, :, None], h[:, None, :], out=out.reshape(m, d, d + 1))
+    return out
+
+
+def preactivations(F: np.ndarray, xq: np.ndarray, h: np.ndarray, *,
+                   out: np.ndarray | None = None,
+                   work: np.ndarray | None = None) -> np.ndarray:
+    """``U = vec H F^T`` for a chunk of prompts (one dgemm), shape ``(m, k)``.
+
+    Parameters
+    ----------
+    F : ndarray, shape (k, D)
+        First layer (or a block of its rows).
+    xq, h : ndarray, shapes (m, d) and (m, d + 1)
+        The chunk's queries and attention statistics.
+    out : ndarray, optional
+        ``(m, k)`` C-contiguous output buffer.
+    work : ndarray, optional
+        Buffer of at least ``m D`` floats for ``vec H``.
+    """
+    vh = vec_h(xq, h, out=work)
+    return np.matmul(vh, F.T, out=out)
+
+
+def shared_context_preactivations(F: np.ndarray, h: np.ndarray, xq: np.ndarray, *,
+                                  out: np.ndarray | None = None,
+                                  block_bytes: int = CHUNK_BYTES) -> np.ndarray:
+    """Pre-activations of ``Q`` queries per context through the rank-one route.
+
+    ``U[i, q, r] = x_{iq}^T A_r h_i`` with ``A_r`` row ``r`` of ``F`` reshaped ``d x (d+1)``.
+
+    Parameters
+    ----------
+    F : ndarray, shape (k, d (d+1)), C order
+    h : ndarray, shape (c, d + 1)
+        Context statistics.
+    xq : ndarray, shape (c, Q, d)
+        The queries of each context.
+    out : ndarray, optional
+        ``(c * Q, k)`` C-contiguous output.
+    block_bytes : int
+        Size of the ``B = A h`` buffer per neuron block.
+
+    Returns
+    -------
+    ndarray, shape (c * Q, k)
+        Row ``i Q + q`` holds query ``q`` of context ``i``.
+    """
+    c, Q, d = xq.shape
+    k = F.shape[0]
+    if out is None:
+        out = np.empty((c * Q, k))
+    out3 = out.reshape(c, Q, k)
+    F3 = F.reshape(k * d, d + 1)
+    nb = int(min(k, max(1, block_bytes // (8 * c * d))))
+    work = np.empty(c * nb * d)
+    for lo in range(0, k, nb):
+        hi = min(k, lo + nb)
+        b = np.matmul(h, F3[lo * d: hi * d].T, out=work[: c * (hi - lo) * d].reshape(c, -1))
+        b3 = b.reshape(c, hi - lo, d)
+        # (c, Q, d) @ (c, d, r) -> (c, Q, r): one small gemm per context
+        out3[:, :, lo:hi] = np.matmul(xq, b3.transpose(0, 2, 1))
+    return out
+
+
+# ----------------------------------------------------------------------------- noise
+
+
+class NoiseField:
+    """Reproducible ``N(0, 1)`` array of shape ``(rows, cols)``, generated block by block.
+
+    Block ``b`` covers rows ``[b B, (b+1) B)`` (``axis = 0``) or columns (``axis = 1``), with
+    ``B =`` :data:`NOISE_BLOCK`, and is drawn from ``SeedSequence(entropy,
+    spawn_key = base.spawn_key + key + (b,))``. Slices along ``axis`` are therefore identical
+    whatever the chunking.
+
+    Parameters
+    ----------
+    base : numpy.random.SeedSequence
+        The role's seed sequence (e.g. of ``stream(run, "hermite_noise_train")``).
+    shape : tuple of int
+        ``(rows, cols)``.
+    axis : {0, 1}
+        Direction in which the field is sliced.
+    key : tuple of int
+        Extra spawn-key entries separating several fields of one role.
+    """
+
+    def __init__(self, base: np.random.SeedSequence, shape: tuple, axis: int = 0,
+                 key: tuple = ()):
+        if axis not in (0, 1):
+            raise ValueError(f"axis must be 0 or 1, got {axis!r}")
+        self.base = base
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.axis = axis
+        self.key = tuple(key)
+        self._cache: tuple[int, np.ndarray] | None = None
+
+    def _block(self, b: int) -> np.ndarray:
+        if self._cache is not None and self._cache[0] == b:
+            return self._cache[1]
+        ss = np.random.SeedSequence(self.base.entropy,
+                                    spawn_key=tuple(self.base.spawn_key) + self.key + (b,))
+        rng = np.random.Generator(np.random.PCG64(ss))
+        length = self.shape[self.axis]
+        size = min(NOISE_BLOCK, length - b * NOISE_BLOCK)
+        other = self.shape[1 - self.axis]
+        blk = rng.standard_normal((size, other) if self.axis == 0 else (other, size))
+        self._cache = (b, blk)
+        return blk
+
+    def slice(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows (``axis = 0``) or columns (``axis = 1``) ``lo:hi`` of the field."""
+        other = self.shape[1 - self.axis]
+        shape = (hi - lo, other) if self.axis == 0 else (other, hi - lo)
+        if out is None:
+            out = np.empty(shape)
+        for b in range(lo // NOISE_BLOCK, (hi - 1) // NOISE_BLOCK + 1 if hi > lo else 0):
+            blk = self._block(b)
+            b0 = b * NOISE_BLOCK
+            s0, s1 = max(lo, b0), min(hi, b0 + blk.shape[self.axis])
+            if self.axis == 0:
+                out[s0 - lo: s1 - lo] = blk[s0 - b0: s1 - b0]
+            else:
+                out[:, s0 - lo: s1 - lo] = blk[:, s0 - b0: s1 - b0]
+        return out
+
+
+# ----------------------------------------------------------------------------- Gram
+
+
+def syrk_update(gram: np.ndarray, phi: np.ndarray, *, rows_are_samples: bool) -> np.ndarray:
+    """Accumulate the lower triangle of a Gram matrix in place with one ``dsyrk``.
+
+    Parameters
+    ----------
+    gram : ndarray, Fortran order
+        ``k x k`` (``rows_are_samples``: ``gram += phi^T phi``) or ``m x m``
+        (``gram += phi phi^T``). Only the lower triangle is meaningful.
+    phi : ndarray, C order, shape (m, k)
+    rows_are_samples : bool
+        Which Gram to update (primal ``phi^T phi`` or dual ``phi phi^T``).
+    """
+    a = phi.T  # Fortran view (k x m) of the C-ordered phi, no copy
+    trans = 0 if rows_are_samples else 1
+    out = blas.dsyrk(1.0, a, beta=1.0, c=gram, trans=trans, lower=1, overwrite_c=1)
+    if out is not gram:  # pragma: no cover - BLAS wrapper copied (non-Fortran gram)
+        gram[...] = out
+    return gram
