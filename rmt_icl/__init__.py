@@ -30,6 +30,7 @@ _EXPORTS = {
     "hermite_expansion": "rmt_icl.hermite",
     "dual_kernel": "rmt_icl.hermite",
     "hermite_polynomials": "rmt_icl.hermite",
+    "hermite_series": "rmt_icl.hermite",
     "get_activation": "rmt_icl.hermite",
     "ScalingPath": "rmt_icl.simulate",
     "sweep": "rmt_icl.sweep",
