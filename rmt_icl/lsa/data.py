@@ -85,6 +85,9 @@ class PromptDistribution:
                              "assumes x ~ N(0, I_d))")
         cx = np.eye(self.d) if cov_x is None else cov_x
         self.cov_x, self.cov_w = _resolve_covs(cx, cov_w)
+        if self.cov_x.shape != (self.d, self.d):
+            raise ValueError(f"cov_x must have shape ({self.d}, {self.d}) to match d, got "
+                             f"{self.cov_x.shape}")
         self._lx = np.linalg.cholesky(self.cov_x)
         self._lw = np.linalg.cholesky(self.cov_w)
         self._iso_x = bool(np.array_equal(self.cov_x, np.eye(self.d)))
