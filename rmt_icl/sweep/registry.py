@@ -100,10 +100,12 @@ def get_model(name: str):
         Unknown model, or a registered model that cannot be imported (yet); the message names
         the model, its path, the import error and the known models.
     """
-    if name in _RESOLVED:
-        return _RESOLVED[name]
-    func = resolve_target(model_target(name), name)
-    _RESOLVED[name] = func
+    target = model_target(name)
+    cached = _RESOLVED.get(name)
+    if cached is not None and cached[0] is target:
+        return cached[1]
+    func = resolve_target(target, name)
+    _RESOLVED[name] = (target, func)
     return func
 
 

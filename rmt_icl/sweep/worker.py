@@ -121,12 +121,12 @@ def check_outputs(model: str, out) -> dict:
 
 
 def _function(task):
-    name = task["model"]
     target = task["target"]
-    cache_key = (name, target if isinstance(target, str) else id(target))
-    if cache_key not in _FUNCS:
-        _FUNCS[cache_key] = resolve_target(target, name)
-    return _FUNCS[cache_key]
+    if callable(target):
+        return target
+    if target not in _FUNCS:  # "module:function" paths, imported once per worker process
+        _FUNCS[target] = resolve_target(target, task["model"])
+    return _FUNCS[target]
 
 
 def _now() -> str:
