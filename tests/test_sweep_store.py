@@ -179,3 +179,11 @@ def test_store_given_as_a_sqlite_file(tmp_path):
     df = sweep(dict(SPEC, runs=1), store=db, backend="serial", progress=False)
     assert db.is_file() and not (db / "results.sqlite").exists()
     assert load(db).equals(df)
+
+
+def test_killed_creation_leaves_no_store(tmp_path):
+    """A store is renamed into place only when complete; a leftover temporary is removed."""
+    tmp = tmp_path / "results.sqlite.tmp-999999"
+    tmp.write_bytes(b"half-written")
+    df = sweep(dict(SPEC, runs=1), store=tmp_path, backend="serial", progress=False)
+    assert len(df) == 8 and not tmp.exists()

@@ -111,6 +111,8 @@ def _open_store(store, spec, *, force_new: bool = False) -> Store:
     different spec, unless ``force_new``.
     """
     st = Store(store)
+    for stale in st.path.parent.glob(f"{st.path.name}.tmp-*"):  # a creation that was killed
+        stale.unlink()
     if st.exists():
         if force_new:
             st.move_aside()
