@@ -260,8 +260,10 @@ def test_fixed_point_small_ridge_asymptotics():
 def test_convergence_error_carries_residual(monkeypatch):
     monkeypatch.setattr(la, "_MAXITER", 1)
     with pytest.raises(ConvergenceError) as info:
-        la.linear_attention_fixed_point(2.0, 1.0, 0.5, 0.1, [1e-3, 0.2, 5.0])
+        la.linear_attention_fixed_point(2.0, 1.0, 0.5, 0.1, [0.0, 1e-3, 0.2, 5.0])
     assert info.value.residual is not None and info.value.residual > 0
+    # indices refer to the caller's (flattened) input; the ridgeless point never fails
+    assert set(np.atleast_1d(info.value.where)) <= {1, 2, 3} and len(info.value.where) > 0
 
 
 # ----------------------------------------------------------------------------------------------

@@ -178,7 +178,11 @@ def _eps_flat(tau, q, kappa, lam):
     eps = _ridgeless_eps(tau, q, kappa)
     pos = lam > 0
     if pos.any():
-        eps[pos] = _solve_ridge_fixed_point(tau[pos], q[pos], kappa[pos], lam[pos])
+        try:
+            eps[pos] = _solve_ridge_fixed_point(tau[pos], q[pos], kappa[pos], lam[pos])
+        except ConvergenceError as exc:  # report flat indices of the caller's broadcast input
+            where = None if exc.where is None else np.flatnonzero(pos)[exc.where]
+            raise ConvergenceError(str(exc), residual=exc.residual, where=where) from exc
     return eps
 
 
