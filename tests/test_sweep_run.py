@@ -210,3 +210,30 @@ def test_package_level_sweep_is_callable(tmp_path):
     assert callable(rmt_icl.sweep) and callable(pkg)
     df = pkg({"model": "toy"}, store=tmp_path, backend="serial", progress=False)
     assert len(df) == 1
+
+
+def test_worker_death_in_processes_backend(tmp_path):
+    """A dead worker breaks the pool: a clear RuntimeError, and what finished is kept."""
+    spec = {"model": "toy", "grid": {"alpha": [1.0, 2.0, 3.0, 4.0]},
+            "points": [{"alpha": 9.0, "crash": True, "sleep": 1.0}]}
+    with pytest.raises(RuntimeError, match="a worker process died.*re-run the sweep to resume"):
+        sweep(spec, store=tmp_path, backend="processes", workers=2, progress=False)
+    df = load(tmp_path)  # the 4 quick runs finished during the crashing run's 1 s sleep
+    assert sorted(df["alpha"]) == [1.0, 2.0, 3.0, 4.0] and (df["status"] == "ok").all()
+
+
+def test_worker_death_on_dask_is_a_failed_run(tmp_path):
+    """Dask gives up on a task that kills its workers; it is recorded, the others complete."""
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    spec = {"model": "toy", "grid": {"alpha": [1.0, 2.0]},
+            "points": [{"alpha": 9.0, "crash": True}]}
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        df = sweep(spec, store=tmp_path, backend="dask", workers=1, progress=False)
+    assert len(df) == 3  # every run has a row; the sweep neither hung nor raised
+    crashed = df[df["alpha"] == 9.0]
+    assert list(crashed["status"]) == ["error"]
+    assert crashed["error"].iloc[0].startswith("KilledWorker")
+    # a task that shared the dying worker may be blamed too (a re-run retries it)
+    others = df[df["alpha"] != 9.0]
+    assert ((others["status"] == "ok") | others["error"].str.startswith("KilledWorker")).all()

@@ -186,10 +186,21 @@ class DaskBackend:
                 futures, with_results=True, raise_errors=False
             ):
                 pending.discard(fut)
+                if fut.status != "finished":  # erred (e.g. KilledWorker) or cancelled
+                    outcome = _dask_exception(fut, outcome)
                 yield by_key[fut.key], outcome
         finally:
             if pending:
                 self._client.cancel(list(pending))
+
+
+def _dask_exception(fut, outcome) -> BaseException:
+    """The exception of a failed Dask future (its result is an ``exc_info`` tuple)."""
+    if isinstance(outcome, BaseException):
+        return outcome
+    if isinstance(outcome, tuple) and len(outcome) > 1 and isinstance(outcome[1], BaseException):
+        return outcome[1]
+    return RuntimeError(f"Dask task {fut.key} ended with status {fut.status!r}: {outcome!r}")
 
 
 def make_backend(backend="processes", *, workers=None, scheduler=None):

@@ -13,8 +13,9 @@ With ``m = 1/(1 + alpha) + rho`` it returns
 
 Parameters read from ``params`` (others are ignored): ``alpha > 0`` (default 1), ``kappa > 0``
 (default 1), ``rho >= 0`` (default 0), integer ``d >= 1`` (default 100), ``sleep >= 0`` seconds
-to wait before returning (to imitate an expensive point), ``fail`` (bool: raise ``ValueError``)
-and ``fail_if_exists`` (a path: raise while that file exists).
+to wait before returning (to imitate an expensive point), ``fail`` (bool: raise ``ValueError``),
+``fail_if_exists`` (a path: raise while that file exists) and ``crash`` (bool: end the process
+at once with ``os._exit(70)``, as the out-of-memory killer would; for tests of worker deaths).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def toy_point(params: dict, seed: np.random.SeedSequence) -> dict:
     Parameters
     ----------
     params : dict
-        ``alpha``, ``kappa``, ``rho``, ``d``, ``sleep``, ``fail``, ``fail_if_exists``.
+        ``alpha``, ``kappa``, ``rho``, ``d``, ``sleep``, ``fail``, ``fail_if_exists``,
+        ``crash``.
     seed : numpy.random.SeedSequence
         The run's seed sequence.
 
@@ -60,6 +62,8 @@ def toy_point(params: dict, seed: np.random.SeedSequence) -> dict:
     u = stream(seed, "test_idg").standard_normal(d)
     if sleep:
         time.sleep(sleep)
+    if params.get("crash", False):  # after the sleep, so that other runs can finish first
+        os._exit(70)
     return {
         "icl": theory_icl * float(np.mean(z * z)),
         "idg": theory_idg * float(np.mean(u * u)),
