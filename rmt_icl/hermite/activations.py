@@ -33,6 +33,7 @@ through the adaptive quadrature of :mod:`rmt_icl.hermite.quadrature`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class Activation:
     kinks: tuple = ()
     mp_func: Callable | None = None
     closed_form: Callable | None = None
+    key: tuple | None = None  # (name, params) for registered activations; None for callables
 
     def __call__(self, u):
         return self.func(np.asarray(u, dtype=np.float64))
@@ -496,8 +498,16 @@ def get_activation(name, **params) -> Activation:
             raise ValueError(
                 f"activation {key!r}: unknown parameter(s) {unknown}; allowed parameters: {allowed}"
             )
-        return factory(**params)
+        act = factory(**params)
+        pkey = tuple(sorted((k, v) for k, v in act.params.items()))
+        return dataclasses.replace(act, key=(act.name, pkey))
     if callable(name):
+        unknown = sorted(set(params) - {"kinks", "mp_func", "name"})
+        if unknown:
+            raise ValueError(
+                f"activation: unknown parameter(s) {unknown} for a callable; allowed: "
+                "['kinks', 'mp_func', 'name']"
+            )
         return wrap_callable(name, **params)
     raise ValueError(
         f"activation must be a callable or one of the registered names {activation_names()}, "

@@ -24,6 +24,7 @@ METHODS = ("auto", "closed_form", "quadrature", "mpmath")
 _EPS = float(np.finfo(float).eps)
 #: k! for k = 0..170 as float64 (exact up to rounding of the last bit)
 FACTORIALS = np.array([float(math.factorial(k)) for k in range(MAX_DEGREE + 1)])
+SQRT_FACTORIALS = np.sqrt(FACTORIALS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +94,12 @@ class HermiteExpansion:
         }
 
 
+def _check_kinks(kinks) -> tuple:
+    if kinks is None or (isinstance(kinks, (tuple, list)) and len(kinks) == 0):
+        return ()
+    return tuple(float(k) for k in np.atleast_1d(as_float_array("kinks", kinks)).ravel())
+
+
 def _resolve(activation, params) -> Activation:
     if params:
         return get_activation(activation, **dict(params))
@@ -155,7 +162,7 @@ def _quadrature(act, p, v, tol, kinks) -> HermiteExpansion:
     from rmt_icl.hermite.quadrature import quadrature_moments
 
     q = quadrature_moments(act, p, v, tol=tol, kinks=kinks)
-    sq = np.sqrt(FACTORIALS[: p + 1])
+    sq = SQRT_FACTORIALS[: p + 1]
     c = q.s / sq
     c_err = float(np.max(q.s_err / sq))
     err = max(c_err, q.second_moment_err)
@@ -173,7 +180,7 @@ def _mpmath(act, p, v, precision, kinks) -> HermiteExpansion:
     err = max(float(r.error), 10.0 ** (-precision) * max(1.0, float(r.second_moment)))
     # float64 rounding of the returned values dominates at precision >= 16
     err = max(err, _EPS * float(np.max(np.abs(c))))
-    sq = np.sqrt(FACTORIALS[: p + 1])
+    sq = SQRT_FACTORIALS[: p + 1]
     s_err = _EPS * np.abs(c) * sq + float(r.error) * sq
     return _finish(act, p, v, c, r2, float(r.second_moment), err, "mpmath",
                    {"precision": precision, "mp": r}, 2 * _EPS * r2, s_err)
@@ -243,8 +250,7 @@ def hermite_expansion(
     v = check_variance(variance)
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-    kinks = tuple(float(k) for k in np.atleast_1d(as_float_array("kinks", kinks))) if len(
-        np.atleast_1d(kinks)) else ()
+    kinks = _check_kinks(kinks)
     if method == "auto":
         method = "closed_form" if act.closed_form is not None else "quadrature"
     if method == "closed_form":
@@ -383,7 +389,7 @@ def dual_kernel(
     absr = np.abs(r)
     res2 = float(e.residuals[p]) ** 2
     # coefficient errors: δ(s_k²) ≤ 2|s_k| δs_k + δs_k² with s_k = √(k!) c_k
-    sq = np.sqrt(FACTORIALS[: p + 1])
+    sq = SQRT_FACTORIALS[: p + 1]
     s = sq * np.abs(e.coefficients[: p + 1])
     ds = e.info["s_err"][: p + 1]
     de = 2.0 * s * ds + ds * ds

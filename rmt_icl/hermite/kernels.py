@@ -78,14 +78,16 @@ def _mehler_kernel(rho, a, out):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, fastmath=False)
-def panel_sums(x, w, f, npoly, m2_weight, out, err):  # pragma: no cover - compiled
+def panel_sums(x, w, f, npoly, m2_weight, out, err, tot):  # pragma: no cover - compiled
     """Orthonormal Hermite moments per panel, for a coarse and a fine rule.
 
     ``x, w, f`` have shape ``(panels, 3n)``: columns ``0..n-1`` are the n-point Gauss-Legendre
     rule on the whole panel, columns ``n..3n-1`` the same rule on its two halves; ``w`` already
     holds the Gaussian density. ``out[p, r, k]`` (r = 0 coarse, 1 fine) receives
     ``Σ w f h_k(x)`` for ``k < npoly`` with ``h_k = He_k/√(k!)``, and ``out[p, r, npoly] = Σ w f²``.
-    ``err[p] = max(max_k |fine - coarse|, m2_weight · |fine - coarse|_{f²})``.
+    ``err[p] = max(max_k |fine - coarse|, m2_weight · |fine - coarse|_{f²})``; ``tot[0]`` and
+    ``tot[1]`` receive the sums over panels of the fine values and of ``|fine - coarse|``. Returns
+    ``Σ_p err[p]``.
     """
     npan, ncol = x.shape
     n = ncol // 3
@@ -95,6 +97,8 @@ def panel_sums(x, w, f, npoly, m2_weight, out, err):  # pragma: no cover - compi
         a[k] = 1.0 / math.sqrt(k)
         bq[k] = math.sqrt((k - 1.0) / k)
     acc = np.empty((2, npoly + 1))
+    tot[:, :] = 0.0
+    total = 0.0
     for p in range(npan):
         acc[:, :] = 0.0
         for col in range(ncol):
@@ -117,16 +121,22 @@ def panel_sums(x, w, f, npoly, m2_weight, out, err):  # pragma: no cover - compi
         for k in range(npoly + 1):
             out[p, 0, k] = acc[0, k]
             out[p, 1, k] = acc[1, k]
-            if k < npoly:
-                d = abs(acc[1, k] - acc[0, k])
-                if d > e:
-                    e = d
+            d = abs(acc[1, k] - acc[0, k])
+            tot[0, k] += acc[1, k]
+            tot[1, k] += d
+            if k < npoly and d > e:
+                e = d
         err[p] = e
+        total += e
+    return total
 
 
 @nb.njit(cache=True, fastmath=False)
 def panel_residual(x, w, f, s, out):  # pragma: no cover - compiled
-    """``out[p, r] = Σ w (f - Σ_k s_k h_k(x))²`` per panel for the coarse (r=0) and fine rule."""
+    """``out[p, r] = Σ w (f - Σ_k s_k h_k(x))²`` per panel for the coarse (r=0) and fine rule.
+
+    Returns ``(Σ_p out[p, 1], Σ_p |out[p, 1] - out[p, 0]|)``.
+    """
     npan, ncol = x.shape
     n = ncol // 3
     npoly = s.shape[0]
@@ -135,6 +145,8 @@ def panel_residual(x, w, f, s, out):  # pragma: no cover - compiled
     for k in range(1, npoly + 1):
         a[k] = 1.0 / math.sqrt(k)
         bq[k] = math.sqrt((k - 1.0) / k)
+    tot = 0.0
+    dif = 0.0
     for p in range(npan):
         out[p, 0] = 0.0
         out[p, 1] = 0.0
@@ -153,6 +165,9 @@ def panel_residual(x, w, f, s, out):  # pragma: no cover - compiled
                     h = hn
             d = f[p, col] - g
             out[p, r] += w[p, col] * d * d
+        tot += out[p, 1]
+        dif += abs(out[p, 1] - out[p, 0])
+    return tot, dif
 
 
 # ---------------------------------------------------------------------------------------------

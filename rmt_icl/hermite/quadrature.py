@@ -48,6 +48,7 @@ _MAX_LEVELS = 64
 _MAX_PANELS = 4000  # active panels per level; more means σ is singular or wildly oscillating
 _PANEL_WIDTH = 2.0
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_EPS = float(np.finfo(float).eps)
 
 
 class QuadratureError(ConvergenceError, ValueError):
@@ -123,8 +124,28 @@ _PROBE = np.concatenate([_CORE, -_CAND, _CAND])
 _PROBE_ENV = np.exp(-0.25 * _PROBE * _PROBE)
 
 
+_CUTOFF_CACHE: dict = {}
+
+
 def choose_cutoff(act: Activation, sv: float) -> tuple[float, float]:
-    """Return ``(L, scale)``: the truncation point in z and the typical size of σ near 0."""
+    """Return ``(L, scale)``: the truncation point in z and the typical size of σ near 0.
+
+    Cached for registered activations (``act.key`` not None), keyed by (name, params, √v).
+    """
+    key = None if act.key is None else (act.key, sv)
+    if key is not None:
+        hit = _CUTOFF_CACHE.get(key)
+        if hit is not None:
+            return hit
+    res = _choose_cutoff(act, sv)
+    if key is not None:
+        if len(_CUTOFF_CACHE) > 4096:
+            _CUTOFF_CACHE.clear()
+        _CUTOFF_CACHE[key] = res
+    return res
+
+
+def _choose_cutoff(act: Activation, sv: float) -> tuple[float, float]:
     with np.errstate(all="ignore"):
         f = np.asarray(act(sv * _PROBE), dtype=np.float64)
         if f.shape != _PROBE.shape:
@@ -188,8 +209,8 @@ def quadrature_moments(
         f = _evaluate(act, sv, x)
         sums = np.empty((len(a), 2, npoly + 1))
         err = np.empty(len(a))
-        panel_sums(x, w, f, npoly, 0.5 / scale, sums, err)
-        total = err_acc + float(err.sum())
+        tot = np.empty((2, npoly + 1))
+        total = err_acc + panel_sums(x, w, f, npoly, 0.5 / scale, sums, err, tot)
         if total <= tol_abs or level >= _MAX_LEVELS or len(a) > _MAX_PANELS:
             acc.append((x, w, f, sums))
             stuck = total > tol_abs
@@ -209,19 +230,20 @@ def quadrature_moments(
         a = np.concatenate([ar, m])
         b = np.concatenate([m, br])
 
-    if len(acc) == 1:
+    if len(acc) == 1:  # converged on the initial panels: totals come from the kernel
         x, w, f, sums = acc[0]
+        fine, dif = tot[0], tot[1]
     else:
         x, w, f, sums = (np.concatenate([t[i] for t in acc]) for i in range(4))
-    fine = sums[:, 1, :].sum(axis=0)
-    dif = np.abs(sums[:, 1, :] - sums[:, 0, :]).sum(axis=0)
+        fine = sums[:, 1, :].sum(axis=0)
+        dif = np.abs(sums[:, 1, :] - sums[:, 0, :]).sum(axis=0)
     s = fine[:npoly].copy()
-    eps = np.finfo(float).eps
+    eps = _EPS
     s_err = dif[:npoly] + 8.0 * eps * scale
     m2 = float(fine[npoly])
     m2_err = float(dif[npoly]) + 8.0 * eps * scale * scale
-    worst = max(float(s_err.max()), m2_err / (2.0 * scale))
-    if stuck and worst > 1e3 * tol_abs:
+    if stuck and max(float(s_err.max()), m2_err / (2.0 * scale)) > 1e3 * tol_abs:
+        worst = max(float(s_err.max()), m2_err / (2.0 * scale))
         pe = np.abs(sums[:, 1, :] - sums[:, 0, :]).max(axis=1)
         u_bad = sv * float(x[int(np.argmax(pe))].mean())
         raise QuadratureError(
@@ -232,10 +254,7 @@ def quadrature_moments(
             residual=worst,
             where=u_bad,
         )
-    res = np.empty((len(x), 2))
-    panel_residual(x, w, f, s, res)
-    r2 = float(res[:, 1].sum())
-    r2_err = float(np.abs(res[:, 1] - res[:, 0]).sum())
+    r2, r2_err = panel_residual(x, w, f, s, np.empty((len(x), 2)))
     # the coefficients' own errors enter c*² at second order plus a cross term
     r2_err += float(np.dot(s_err, s_err)) + 4.0 * eps * max(r2, 0.0)
     return QuadratureResult(s, s_err, m2, m2_err, max(r2, 0.0), r2_err, len(x), level)
