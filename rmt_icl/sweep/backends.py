@@ -10,7 +10,8 @@ by (sweep seed, point, run), never by the worker or the order of completion.
 * ``"processes"`` -- :class:`concurrent.futures.ProcessPoolExecutor` with the ``spawn`` start
   method (no fork of a threaded parent), one process per core by default. Each worker's BLAS
   and OpenMP pools get ``cores // workers`` threads (``OMP_NUM_THREADS`` etc.) unless the user
-  set those variables.
+  set those variables. A worker death restarts the pool; a run that keeps killing workers is
+  recorded as failed (:class:`WorkerDied`).
 * ``"dask"`` -- Dask ``distributed`` (optional extra ``rmt_icl[dask]``, imported lazily).
   Give a scheduler address (``"tcp://host:8786"``) or an existing ``distributed.Client``; with
   neither, a :class:`distributed.LocalCluster` with one single-threaded worker process per core
@@ -24,7 +25,9 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import tempfile
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 
 BACKENDS = ("serial", "processes", "dask")
 _THREAD_VARS = (
@@ -62,19 +65,35 @@ class SerialBackend:
                 yield task, exc
 
 
+class WorkerDied(RuntimeError):
+    """A worker process died (killed, out of memory, crashed) while computing a task."""
+
+
 class ProcessBackend:
     """Local worker processes (:class:`concurrent.futures.ProcessPoolExecutor`, ``spawn``).
+
+    A worker that dies (killed, out of memory, a crash in compiled code) breaks a process
+    pool. The backend then starts a new pool for the tasks not finished yet; each worker
+    notes the task it is computing in a marker file, so the tasks that were running when
+    the pool broke are known. A task running during ``max_deaths`` breaks is given up:
+    its outcome is a :class:`WorkerDied` error (recorded as a failed run). Innocent tasks
+    that merely shared the moment of a crash are simply computed again.
 
     Parameters
     ----------
     workers : int or None
         Number of processes (default: all available cores).
+    max_deaths : int
+        Pool breaks a task may be running during before it is given up (default 2).
     """
 
     name = "processes"
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, max_deaths: int = 2):
         self.workers = _check_workers(workers) or available_cores()
+        if isinstance(max_deaths, bool) or not isinstance(max_deaths, int) or max_deaths < 1:
+            raise ValueError(f"max_deaths must be an integer >= 1, got {max_deaths!r}")
+        self.max_deaths = max_deaths
 
     def __enter__(self):
         return self
@@ -83,29 +102,90 @@ class ProcessBackend:
         return False
 
     def imap_unordered(self, fn, tasks):
-        """Submit every task and yield ``(task, outcome)`` as they complete."""
-        tasks = list(tasks)
-        if not tasks:
+        """Yield ``(task, outcome)`` for every task as they complete, surviving worker deaths.
+
+        Raises
+        ------
+        RuntimeError
+            The pool broke while no task was running (workers failed to start, e.g. a
+            script without an ``if __name__ == "__main__":`` guard).
+        """
+        remaining = dict(enumerate(tasks))
+        if not remaining:
             return
-        _check_picklable(tasks)
-        n = min(self.workers, len(tasks))
+        _check_picklable(remaining.values())
+        deaths: dict = {}
+        with tempfile.TemporaryDirectory(prefix="rmt-icl-sweep-") as marker_dir:
+            while remaining:
+                broken = yield from self._one_pool(fn, remaining, marker_dir)
+                if not broken:
+                    return
+                suspects = _running_tasks(marker_dir)
+                if not suspects:
+                    raise RuntimeError(
+                        "worker processes died before computing anything (a script calling "
+                        "sweep() must guard its top-level code with `if __name__ == "
+                        "'__main__':`); the runs finished so far are saved"
+                    )
+                for i in suspects & set(remaining):
+                    deaths[i] = deaths.get(i, 0) + 1
+                    if deaths[i] >= self.max_deaths:
+                        yield remaining.pop(i), WorkerDied(
+                            f"the worker process died while computing this run, "
+                            f"{deaths[i]} times (killed, out of memory, or crashed)"
+                        )
+
+    def _one_pool(self, fn, remaining: dict, marker_dir: str):
+        """Run ``remaining`` in a fresh pool; pop finished ones; return True if it broke."""
+        n = min(self.workers, len(remaining))
         executor = cf.ProcessPoolExecutor(
             max_workers=n, mp_context=multiprocessing.get_context("spawn")
         )
+        for f in os.listdir(marker_dir):
+            os.unlink(os.path.join(marker_dir, f))
         clean = False
         try:
             # workers are spawned during submit(); they inherit this environment
             with _thread_env(max(1, available_cores() // n)):
-                futures = {executor.submit(fn, t): t for t in tasks}
-            for fut in cf.as_completed(futures):
-                task = futures.pop(fut)
-                try:
-                    yield task, fut.result()
-                except Exception as exc:  # noqa: BLE001
-                    yield task, exc
-            clean = True
+                futures = {
+                    executor.submit(_marked_call, fn, t, i, marker_dir): i
+                    for i, t in remaining.items()
+                }
+            broken = False
+            for fut in cf.as_completed(futures):  # after a break, every future is done
+                i = futures.pop(fut)
+                exc = fut.exception()
+                if isinstance(exc, BrokenProcessPool):
+                    broken = True
+                    continue
+                yield remaining.pop(i), (exc if exc is not None else fut.result())
+            clean = not broken
+            return broken
         finally:
             executor.shutdown(wait=clean, cancel_futures=True)
+
+
+def _marked_call(fn, task, index: int, marker_dir: str):
+    """Run ``fn(task)`` in a worker, noting ``index`` in ``marker_dir/<pid>`` meanwhile."""
+    marker = os.path.join(marker_dir, str(os.getpid()))
+    with open(marker, "w") as fh:
+        fh.write(str(index))
+    try:
+        return fn(task)
+    finally:
+        with open(marker, "w"):
+            pass
+
+
+def _running_tasks(marker_dir: str) -> set:
+    """Indices of the tasks that workers had started and not finished."""
+    running = set()
+    for name in os.listdir(marker_dir):
+        with open(os.path.join(marker_dir, name)) as fh:
+            text = fh.read().strip()
+        if text:
+            running.add(int(text))
+    return running
 
 
 class DaskBackend:
@@ -246,6 +326,7 @@ def _check_workers(workers):
 
 
 def _check_picklable(tasks) -> None:
+    """Refuse (ValueError) a task whose model cannot be pickled for worker processes."""
     seen = set()
     for task in tasks:
         if task["model"] in seen:

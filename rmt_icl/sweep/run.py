@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
-from concurrent.futures.process import BrokenProcessPool
 
 import pandas as pd
 
@@ -72,7 +71,10 @@ def sweep(
         The store is corrupt, or was created for a different spec (without ``force_new``), or
         another sweep is writing it.
     RuntimeError
-        A worker process died (e.g. killed for memory); every run finished before is kept.
+        The worker processes could not start (e.g. a script without a ``__main__`` guard);
+        every run finished before is kept. (A run that kills its worker -- out of memory,
+        a crash -- is recorded as failed instead, see :class:`~rmt_icl.sweep.backends.
+        ProcessBackend`.)
     """
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         raise RuntimeError(
@@ -135,13 +137,6 @@ def _compute(st: Store, be, tasks: list, *, n_points: int, progress: bool) -> No
     try:
         with be:
             for task, outcome in be.imap_unordered(execute_task, tasks):
-                if isinstance(outcome, BrokenProcessPool):
-                    raise RuntimeError(
-                        "a worker process died (killed, out of memory, crashed, or failed to "
-                        "start: a script calling sweep() must guard its top-level code with "
-                        "`if __name__ == '__main__':`); the runs finished so far are saved - "
-                        "re-run the sweep to resume"
-                    ) from outcome
                 if isinstance(outcome, BaseException):
                     outcome = _error_row(task, outcome)
                 st.record(outcome)
