@@ -108,3 +108,18 @@ def test_bad_spec_file(tmp_path):
     bad.write_text("model = \n")
     with pytest.raises(ValueError, match="not valid TOML"):
         load_spec(bad)
+
+
+def test_docs_spec_example_is_valid():
+    """The TOML example in docs/sweeps.md parses and expands as the text says."""
+    import pathlib
+
+    from rmt_icl.sweep.spec import tomllib  # tomli on Python 3.10
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "sweeps.md").read_text()
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    s = load_spec(tomllib.loads(block))
+    assert len(s.points) == 4 * 2 + 1 and s.runs == 8
+    assert s.points[1].params["kappa"] == float("inf")
+    assert s.points[-1].params == {"model": "linear-attention", "d": 200, "tau": 2.0,
+                                   "rho": 0.1, "ridge": 0.1, "alpha": 8.0, "kappa": 1.0}
