@@ -123,3 +123,11 @@ def test_docs_spec_example_is_valid():
     assert s.points[1].params["kappa"] == float("inf")
     assert s.points[-1].params == {"model": "linear-attention", "d": 200, "tau": 2.0,
                                    "rho": 0.1, "ridge": 0.1, "alpha": 8.0, "kappa": 1.0}
+
+
+def test_reordering_axes_is_the_same_sweep():
+    a = load_spec(base())
+    b = load_spec(base(grid={"kappa": [4.0, 1.0], "alpha": [2.0, 0.5, 1.0]}))
+    assert a.fingerprint() == b.fingerprint()
+    assert {p.point_id: p.key for p in a.points} == {p.point_id: p.key for p in b.points}
+    assert [p.params["alpha"] for p in b.points[:3]] == [2.0, 0.5, 1.0]  # b's own order
