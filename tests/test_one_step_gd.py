@@ -232,3 +232,14 @@ def test_merged_conversion_roundtrip():
 def test_bad_input_names_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_link_moments_agree_with_hermite_engine():
+    """The private quadrature helper vs rmt_icl.hermite (c_1 and E[phi^2] of relu, tanh(2z))."""
+    hermite = pytest.importorskip("rmt_icl.hermite")
+    e = hermite.hermite_expansion("relu", 1)
+    assert get_target("relu").link_moments()[:2] == pytest.approx(
+        (e.coefficients[1], e.second_moment), abs=1e-12)
+    e = hermite.hermite_expansion("tanh", 1, variance=4.0)
+    np.testing.assert_allclose(get_target("tanh").link_moments()[:2],
+                               (e.coefficients[1], e.second_moment), atol=1e-11)

@@ -140,3 +140,24 @@ def test_optimal_gd_improves_with_k():
 def test_bad_input(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_gd_mp_limit_is_the_proportional_limit():
+    """Reference section 5 ("derived; verify numerically"): replacing E sum_j by d * MP integral.
+
+    k = 1: the MP value differs from the exact one by exactly c^2 d/n. k = 3: the finite-size MC
+    risk per dimension approaches the MP value with an O(1/n) gap (n * gap roughly constant).
+    """
+    from rmt_icl.theory._comparators import gd_risk_mp
+
+    for n, d, c in [(10, 5, 0.5), (10, 20, 0.3), (10, 10, 0.6)]:
+        assert gd_risk_mp(n, d, 0.25, [c]) == pytest.approx(
+            gd_risk(n, d, 0.25, [c]).risk - c**2 * d / n, rel=1e-9)
+    steps = [0.5, 0.5, 0.5]
+    gaps = []
+    for n, d, draws in [(40, 20, 6_000), (160, 80, 1_500)]:
+        mc = gd_risk(n, d, 0.25, steps, n_draws=draws, seed=2)
+        gap = (mc.risk - gd_risk_mp(n, d, 0.25, steps)) / d
+        assert gap > 10 * mc.se / d  # resolved
+        gaps.append(n * gap)
+    assert 0.5 < gaps[1] / gaps[0] < 2.0  # gap ~ const / n
