@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "least_squares_risk": "rmt_icl.theory._comparators",
     "gd_risk": "rmt_icl.theory._comparators",
     "optimal_gd_risk": "rmt_icl.theory._comparators",
+    "gd_risk_mp": "rmt_icl.theory._comparators",
     # random transformer (Demir & Dogan 2025) deterministic equivalent
     "random_transformer_icl_error": "rmt_icl.theory.random_transformer",
 }
