@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import mpmath
 import numpy as np
@@ -215,3 +216,16 @@ def test_reference_table(name):
     # the table is rounded to 6 decimals: |got - want| <= 5e-7 (+ float slack); for entries of
     # size >= 0.5 this is the requested relative 1e-6
     np.testing.assert_allclose(got, want, rtol=0, atol=5e-7 + 1e-12)
+
+
+@pytest.mark.parametrize("name", ["relu", "sign", "erf", "gelu", "sin"])
+@pytest.mark.parametrize("degree", [60, 170])
+def test_high_degree_quadrature_matches_closed_form(name, degree):
+    """Up to the largest degree, the quadrature reproduces the closed forms: the orthonormal
+    coefficients √(k!) c_k and every cumulative residual c*_k."""
+    cf = hermite_expansion(name, degree, variance=1.3)
+    q = hermite_expansion(name, degree, variance=1.3, method="quadrature")
+    sq = np.sqrt([float(math.factorial(k)) for k in range(degree + 1)])
+    assert np.max(np.abs(cf.coefficients - q.coefficients) * sq) <= 1e-13
+    assert np.max(np.abs(cf.residuals - q.residuals)) <= 1e-12
+    assert abs(cf.residual - q.residual) <= q.error + 1e-15

@@ -12,7 +12,9 @@ Method
    take the smallest L in (10, 12, ..., 60) beyond which the envelope, probed at the candidate
    points, stays below ``1e-17 · max(1, |σ|)`` (σ's typical size near the origin). If none
    qualifies the activation grows too fast for ``E σ²`` to be computed (or to exist):
-   ``ValueError``.
+   ``ValueError``. For the residual integrand ``(σ - Σ_{k≤P} s_k h_k)² φ`` we also need
+   ``L ≥ √(4P+2) + 6`` (the Hermite functions ``h_k √φ`` extend to their turning point
+   ``√(4k+2)`` and decay like Airy functions beyond it).
 2. **Panels.** ``[-L, L]`` is cut into panels of width ≤ 2 with breakpoints at the known kinks
    ``u_i/√v`` (and the extra ``kinks=``). On each panel an n = 16 point Gauss-Legendre rule is
    applied to the whole panel (coarse) and to its two halves (fine); ``|fine - coarse|`` bounds the
@@ -22,7 +24,9 @@ Method
    level). Unknown kinks and jumps are thus found by bisection: a kink needs ~15 levels, a jump
    ~45 (panels down to ~1e-13 wide), each costing 2 panels.
 4. **Error estimate.** The reported error is the summed ``|fine - coarse|`` over the final panels
-   (per coefficient, converted to ``c_k``), plus the same for ``E σ²`` and the residual.
+   (per coefficient, converted to ``c_k``), plus the same for ``E σ²``. For the residual, the
+   smaller of that panel estimate and ``|c*² - (E σ² - Σ s_k²)|`` plus the (controlled) error of
+   the difference.
 
 Accuracy: about 1e-15 for analytic σ (tanh, sigmoid, softplus, silu, ...) and ≤ ``tol`` (default
 1e-13 times ``max(1, |σ|)``) with kinks or jumps, whether or not they are declared.
@@ -195,6 +199,11 @@ def quadrature_moments(
     """
     sv = math.sqrt(variance)
     L, scale = choose_cutoff(act, sv)
+    # the residual integrand (σ - Σ s_k h_k)² φ carries the Hermite functions h_k √φ, which live
+    # up to their turning point √(4k+2) and decay like Airy functions beyond: keep 6 more units
+    L_deg = math.sqrt(4.0 * degree + 2.0) + 6.0
+    if L_deg > L:
+        L = next(c for c in _L_CANDIDATES if c >= L_deg)
     breaks = tuple(sorted(k / sv for k in tuple(act.kinks) + tuple(kinks)))
     edges, x, w = _initial_nodes(L, breaks)
     a, b = edges[:-1], edges[1:]
@@ -239,9 +248,10 @@ def quadrature_moments(
         dif = np.abs(sums[:, 1, :] - sums[:, 0, :]).sum(axis=0)
     s = fine[:npoly].copy()
     eps = _EPS
-    s_err = dif[:npoly] + 8.0 * eps * scale
     m2 = float(fine[npoly])
-    m2_err = float(dif[npoly]) + 8.0 * eps * scale * scale
+    # rounding floors: sums of ~10³ terms bounded by |σ| h_k φ (|∫σ h_k φ| ≤ √(E σ²))
+    m2_err = float(dif[npoly]) + 16.0 * eps * abs(m2)
+    s_err = dif[:npoly] + 16.0 * eps * math.sqrt(abs(m2))
     if stuck and max(float(s_err.max()), m2_err / (2.0 * scale)) > 1e3 * tol_abs:
         worst = max(float(s_err.max()), m2_err / (2.0 * scale))
         pe = np.abs(sums[:, 1, :] - sums[:, 0, :]).max(axis=1)
@@ -255,6 +265,11 @@ def quadrature_moments(
             where=u_bad,
         )
     r2, r2_err = panel_residual(x, w, f, s, np.empty((len(x), 2)))
-    # the coefficients' own errors enter c*² at second order plus a cross term
+    # the coefficients' own errors enter c*² at second order
     r2_err += float(np.dot(s_err, s_err)) + 4.0 * eps * max(r2, 0.0)
+    # second estimate: the difference E σ² - Σ s_k² has a controlled error (but cancels); if the
+    # direct value agrees with it, their distance plus that error also bounds the direct value
+    r2_sub = m2 - float(np.dot(s, s))
+    r2_sub_err = m2_err + float(np.dot(2.0 * np.abs(s) + s_err, s_err)) + (npoly + 2) * eps * m2
+    r2_err = min(r2_err, abs(r2 - r2_sub) + r2_sub_err)
     return QuadratureResult(s, s_err, m2, m2_err, max(r2, 0.0), r2_err, len(x), level)
