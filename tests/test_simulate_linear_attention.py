@@ -298,3 +298,20 @@ def test_gap_shrinks_with_d(name):
     assert gaps[0] > 3 * ses[0]
     assert gaps[1] < gaps[0] and gaps[2] < gaps[1] + 2 * ses[1]
     assert abs(gaps[2]) < 0.6 * gaps[0] + 3 * ses[2], (gaps, ses)
+
+
+def test_validation_sweep_summary_and_gap_metrics(tmp_path):
+    from rmt_icl.simulate.validation import gap_in_se, max_gap_se, sweep_summary
+
+    pts = [dict(d=8, alpha=2.0, tau=t, kappa=k, rho=0.1, ridge=0.5)
+           for t in (2.0, 0.5) for k in (math.inf, 1.0)]
+    tab = sweep_summary("t", pts, runs=2, results_dir=tmp_path, backend="serial")
+    assert list(tab["tau"]) == [2.0, 2.0, 0.5, 0.5] and list(tab["kappa"])[:2] == [math.inf, 1.0]
+    direct = simulate("linear-attention", pts[1], runs=2, seed=0)
+    assert tab["runs"].tolist() == [2, 2, 2, 2]
+    assert tab.loc[1, "theory_icl_mean"] == pytest.approx(direct["theory_icl"], rel=1e-12)
+    g = max_gap_se(tab, ("icl", "idg"))
+    assert g is not None and g >= 0
+    np.testing.assert_allclose(gap_in_se([1.0, 2.0], [0.5, 0.0], [0.0, 1.0]), [2.0, np.nan])
+    again = sweep_summary("t", pts, runs=2, results_dir=tmp_path, backend="serial")
+    assert again["icl_mean"].tolist() == tab["icl_mean"].tolist()     # resumed from the store
