@@ -229,3 +229,28 @@ def test_high_degree_quadrature_matches_closed_form(name, degree):
     assert np.max(np.abs(cf.coefficients - q.coefficients) * sq) <= 1e-13
     assert np.max(np.abs(cf.residuals - q.residuals)) <= 1e-12
     assert abs(cf.residual - q.residual) <= q.error + 1e-15
+
+
+@pytest.mark.parametrize(
+    "name,variance",
+    [
+        ("erf", 1e-4),
+        ("erf", 1e4),
+        ("gelu", 1e-4),
+        ("gelu", 1e4),
+        ("relu", 1e4),
+        ("sin", 25.0),
+        ("cos", 1e-4),
+    ],
+)
+def test_closed_forms_at_extreme_variance(name, variance):
+    """Closed forms stay accurate far from v = 1 (asin near 1, relu-like tails, t ≫ 1)."""
+    e = hermite_expansion(name, 8, variance=variance)
+    ref = _mp(name, (), 8, variance)
+    scale = max(1.0, math.sqrt(variance))
+    assert np.max(np.abs(e.coefficients - ref.coefficients)) <= 1e-13 * scale
+    assert abs(e.second_moment - ref.second_moment) <= 1e-14 * max(1.0, ref.second_moment)
+    assert abs(e.residual - ref.residual) <= max(e.error, 1e-14 * scale)
+    q = hermite_expansion(name, 8, variance=variance, method="quadrature")
+    assert np.max(np.abs(q.coefficients - ref.coefficients)) <= 1e-13 * scale
+    assert abs(q.residual - ref.residual) <= max(q.error, 1e-14 * scale)

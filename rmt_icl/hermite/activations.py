@@ -87,6 +87,17 @@ class Activation:
 # closed forms: each returns (c_0..c_nmax, E σ²) at variance v
 
 
+def _asin_ratio(x: float, d: float) -> float:
+    """``asin(x)`` given ``x`` and ``d = 1 - x`` (both computed without rounding loss).
+
+    Near 1, ``asin`` amplifies the rounding of x by ``1/√(2d)``; there we use
+    ``asin(1 - d) = π/2 - 2 asin(√(d/2))`` instead.
+    """
+    if x <= 0.5:
+        return math.asin(x)
+    return 0.5 * math.pi - 2.0 * math.asin(math.sqrt(0.5 * d))
+
+
 def _alternating_ratios(first: float, ratios: np.ndarray) -> np.ndarray:
     """``[first, first*r_0, first*r_0*r_1, ...]`` computed by a cumulative product."""
     out = np.empty(len(ratios) + 1)
@@ -153,7 +164,7 @@ def _closed_erf(a: float):
             ratios = -q * (2 * m + 1) / ((m + 1) * (2 * m + 3))
             first = 2.0 * t / math.sqrt(math.pi * (1.0 + 2.0 * t2))
             c[1 : 2 * nm + 2 : 2] = _alternating_ratios(first, ratios)
-        return c, (2.0 / math.pi) * math.asin(2.0 * t2 / (1.0 + 2.0 * t2))
+        return c, (2.0 / math.pi) * _asin_ratio(2.0 * t2 / (1.0 + 2.0 * t2), 1.0 / (1.0 + 2.0 * t2))
 
     return closed
 
@@ -177,7 +188,7 @@ def _closed_gelu(nmax: int, v: float):
         c[2 * me] = t * ((2 * me + 1) * w[me] + w[me - 1])
     m2 = (
         0.25
-        + math.asin(t2 / (1.0 + t2)) / (2.0 * math.pi)
+        + _asin_ratio(t2 / (1.0 + t2), 1.0 / (1.0 + t2)) / (2.0 * math.pi)
         + t2 / (math.pi * (1.0 + t2) * math.sqrt(1.0 + 2.0 * t2))
     )
     return c, t2 * m2

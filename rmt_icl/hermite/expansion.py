@@ -143,8 +143,10 @@ def _closed(act: Activation, p: int, v: float) -> HermiteExpansion:
     c = c_all[: p + 1].copy()
     tail = e_all[p + 1 :]
     last = float(e_all[-10:].sum())
-    if last <= 1e-17 * max(float(m2), 1e-300):
-        r2 = float(tail[::-1].sum())  # the tail converges within 170 terms: sum it directly
+    total = float(e_all[::-1].sum())
+    if last <= 1e-17 * max(float(m2), 1e-300) and abs(total - m2) <= 1e-13 * abs(m2):
+        # the series has converged within 170 terms (and adds up to E σ²): sum the tail directly
+        r2 = float(tail[::-1].sum())
         r2_err = 8 * _EPS * r2 + last
         how = "tail sum"
     else:
@@ -384,6 +386,8 @@ def dual_kernel(
         e = hermite_expansion(act, p, variance=v, **kwargs)
     energies = e.energies[: p + 1]
     values = mehler_series(r, energies)
+    if r.ndim == 0:
+        values = values[()]
     if not return_bound:
         return values
     absr = np.abs(r)
@@ -394,4 +398,4 @@ def dual_kernel(
     ds = e.info["s_err"][: p + 1]
     de = 2.0 * s * ds + ds * ds
     bound = res2 * absr ** (p + 1) + mehler_series(absr, de)
-    return values, bound
+    return values, (bound[()] if r.ndim == 0 else bound)

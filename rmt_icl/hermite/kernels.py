@@ -2,9 +2,9 @@
 
 * :func:`hermite_polynomials` -- ``He_0..He_P(u)`` on large arrays by the three-term recurrence
   ``He_{k+1}(u) = u He_k(u) - k He_{k-1}(u)``;
-* :func:`hermite_series` -- ``Σ_j c_j He_j(u)`` elementwise, parallel over the rows of a 2-D
-  array (the Hermite-equivalent model applies it to n × k pre-activation matrices), allocation-free
-  with ``out=``;
+* :func:`hermite_series` -- ``Σ_j c_j He_j(u)`` elementwise, parallel over the entries of an
+  array of any shape (the Hermite-equivalent model applies it to n × k pre-activation matrices),
+  allocation-free with ``out=``;
 * ``mehler_series`` -- ``Σ_k a_k ρ^k`` (Horner), the dual kernel's Mehler series;
 * ``panel_sums`` / ``panel_residual`` -- the inner loops of the adaptive quadrature, which
   accumulate orthonormal Hermite moments panel by panel without building a Vandermonde matrix.
@@ -46,23 +46,22 @@ def _hepoly_kernel(u, out):  # pragma: no cover - compiled
 
 @nb.njit(cache=True, parallel=True, fastmath=False)
 def _heseries_kernel(u, c, out):  # pragma: no cover - compiled
-    # u, out: (r, m) ; c: (P+1,)
-    r, m = u.shape
+    # u, out: flat (m,) views of C-contiguous arrays; c: (P+1,)
+    m = u.shape[0]
     npoly = c.shape[0]
-    for i in nb.prange(r):
-        for j in range(m):
-            x = u[i, j]
-            s = c[0]
-            if npoly > 1:
-                pm1 = 1.0
-                p = x
-                s += c[1] * x
-                for k in range(1, npoly - 1):
-                    pn = x * p - k * pm1
-                    s += c[k + 1] * pn
-                    pm1 = p
-                    p = pn
-            out[i, j] = s
+    for j in nb.prange(m):
+        x = u[j]
+        s = c[0]
+        if npoly > 1:
+            pm1 = 1.0
+            p = x
+            s += c[1] * x
+            for k in range(1, npoly - 1):
+                pn = x * p - k * pm1
+                s += c[k + 1] * pn
+                pm1 = p
+                p = pn
+        out[j] = s
 
 
 @nb.njit(cache=True, parallel=True, fastmath=False)
@@ -274,8 +273,7 @@ def hermite_series(u, coeffs, out=None) -> np.ndarray:
             f"{getattr(out, 'dtype', type(out))} {getattr(out, 'shape', '')}"
         )
     if ua.size:
-        u2 = ua.reshape(ua.shape[0], -1) if ua.ndim >= 2 else ua.reshape(1, -1)
-        _heseries_kernel(u2, c, out.reshape(u2.shape))
+        _heseries_kernel(ua.reshape(-1), c, out.reshape(-1))
     return out
 
 
