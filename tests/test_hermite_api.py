@@ -129,6 +129,12 @@ def test_exp_growth_is_fine_when_square_integrable():
     assert abs(e.second_moment - math.exp(2 * v)) < 1e-12
 
 
+def test_cli_help_lists_every_activation():
+    from rmt_icl.cli.hermite import ACTIVATION_NAMES
+
+    assert list(ACTIVATION_NAMES) == activation_names()
+
+
 def test_cli_json(capsys):
     assert main(["hermite", "relu", "--degree", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -29,15 +29,21 @@ def _parse_param(text: str):
         ) from None
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    from rmt_icl.hermite.activations import activation_names
+#: registered activation names, spelled out so that ``rmt-icl --help`` does not import numba
+#: (a test checks that this equals ``rmt_icl.hermite.activation_names()``)
+ACTIVATION_NAMES = (
+    "abs", "cos", "cubic", "elu", "erf", "gelu", "identity", "leaky_relu", "polynomial",
+    "quadratic", "relu", "sigmoid", "sign", "silu", "sin", "softplus", "tanh",
+)
 
+
+def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "hermite",
         help="Hermite coefficients c_k = E[σ(√v z) He_k(z)]/k! of an activation",
         description="Print c_k = E[σ(√v z) He_k(z)]/k! (z ~ N(0,1), probabilists' He_k), "
         "k! c_k², the cumulative residual c*_k = sqrt(E σ² - Σ_{j≤k} j! c_j²), E σ² and the "
-        "estimated absolute error. Activations: " + ", ".join(activation_names()) + ".",
+        "estimated absolute error. Activations: " + ", ".join(ACTIVATION_NAMES) + ".",
     )
     p.add_argument("activation", help="registered activation name")
     p.add_argument("--degree", "-P", type=int, default=8, help="highest degree P (default 8)")
