@@ -29,6 +29,7 @@ MODELS: dict = {
     "linear-transformer": "rmt_icl.simulate.linear_transformer:simulate_point",
     "random-transformer": "rmt_icl.simulate.random_transformer:simulate_point_rt",
     "hermite": "rmt_icl.simulate.random_transformer:simulate_point_hermite",
+    "rt-equivalence": "rmt_icl.equivalence:equivalence_point",
     # cheap closed-form model with Monte Carlo noise, for tests and demos only
     "toy": "rmt_icl.sweep.toy:toy_point",
 }

@@ -1,0 +1,97 @@
+"""Figure of the equivalence study: gap |e_Herm(p) - e_RT| vs d (log-log) and the errors vs d.
+
+Left panel: for each distinct Hermite degree p (degrees identical in law are drawn once,
+labelled e.g. "p=2≡3"), markers at ``|Delta_p(d)|`` with ±1 SE bars (SE of the per-run paired
+differences; lower bars clipped at the axis), filled where the gap is resolved
+(``|Delta| > 2 SE``), open where it is within 2 SE of zero, and the weighted power-law fit of
+:func:`rmt_icl.equivalence.loglog_fit` as a dashed line with its slope in the legend.
+Right panel: ``e_RT`` (black), ``e_Herm(p)`` and ``e_linear`` vs d, mean ± SE over runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def degree_classes(result) -> dict[int, list[int]]:
+    """``{representative degree: [degrees identical in law]}`` from the study's runs."""
+    runs = result.runs
+    classes: dict[int, list[int]] = {}
+    for p in result.degrees:
+        col = f"herm{p}_same_as"
+        rep = int(runs[col].iloc[0]) if col in runs.columns else p
+        classes.setdefault(rep, []).append(p)
+    return classes
+
+
+def draw_gaps(result, axes=None):
+    """Draw the two panels for a :class:`rmt_icl.equivalence.StudyResult`; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from rmt_icl.plotting.style import MARKERS, PALETTE
+
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    else:
+        fig = axes[0].figure
+    tab = result.table
+    d = tab["d"].to_numpy(dtype=float)
+    ax = axes[0]
+    dd = np.geomspace(d.min(), d.max(), 50)
+    floor = np.inf
+    for i, (rep, group) in enumerate(degree_classes(result).items()):
+        col, mk = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
+        g = tab[f"gap{rep}"].to_numpy(dtype=float)
+        s = tab[f"delta{rep}_se"].to_numpy(dtype=float)
+        v = result.verdicts[rep]
+        res = np.asarray(v["resolved"], dtype=bool)
+        label = "p=" + "≡".join(map(str, group))
+        lo = np.minimum(s, g * 0.9)
+        pos = np.concatenate([g[g > 0], s[s > 0]])
+        if pos.size:
+            floor = min(floor, float(pos.min()) / 2)
+        ax.errorbar(d, g, yerr=[lo, s], fmt="none", ecolor=col, alpha=0.8)
+        ax.plot(d[res], g[res], mk, color=col, ls="none")
+        ax.plot(d[~res], g[~res], mk, color=col, mfc="white", ls="none")
+        if np.isfinite(v["slope"]):
+            ax.plot(dd, np.exp(v["intercept"]) * dd ** v["slope"], "--", color=col, lw=1.1,
+                    label=f"{label}: slope {v['slope']:+.2f}±{v['slope_se']:.2f} "
+                          f"({v['verdict']})")
+        else:
+            ax.plot([], [], mk, color=col, label=f"{label} ({v['verdict']})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if np.isfinite(floor) and floor > 0:
+        ax.set_ylim(bottom=floor)
+    ax.set_xticks(d)
+    ax.set_xticklabels([f"{int(x)}" for x in d])
+    ax.minorticks_off()
+    ax.set_xlabel("d")
+    ax.set_ylabel(r"$|e_{\mathrm{Herm}(p)} - e_{\mathrm{RT}}|$ (paired)")
+    ax.set_title(f"{result.p0['text']}; open: within 2 SE of 0", fontsize=10)
+    ax.legend(fontsize=7.5)
+
+    ax = axes[1]
+    ax.errorbar(d, tab["e_rt"], yerr=tab["e_rt_se"], fmt="o", color="black", label="RT",
+                zorder=5)
+    for i, (rep, group) in enumerate(degree_classes(result).items()):
+        ax.errorbar(d * (1 + 0.012 * (i + 1)), tab[f"e_herm{rep}"], yerr=tab[f"e_herm{rep}_se"],
+                    fmt=MARKERS[i % len(MARKERS)] + "-", color=PALETTE[i % len(PALETTE)],
+                    mfc="white", lw=0.9, label="Herm p=" + "≡".join(map(str, group)))
+    ax.errorbar(d, tab["e_linear"], yerr=tab["e_linear_se"], fmt="s:", color="0.45",
+                label="linear TF")
+    if "q" in tab.columns:
+        ax.axhline(float(tab["q"].iloc[0]), color="0.6", lw=0.8, ls=":",
+                   label=r"$E y^2$ (zero predictor)")
+    ax.set_xscale("log")
+    ax.set_xticks(d)
+    ax.set_xticklabels([f"{int(x)}" for x in d])
+    ax.minorticks_off()
+    ax.set_xlabel("d")
+    ax.set_ylabel(r"$e_{\mathrm{ICL}}$ (mean ± SE over runs)")
+    cfg = result.config
+    ax.set_title(f"σ={cfg['activation']}, g={cfg['target']}: α={cfg['alpha']:g}, "
+                 f"τ={cfg['tau']:g}, ψ={cfg.get('width_ratio', float('nan')):g}, "
+                 f"λ̄={cfg['ridge']:g}", fontsize=10)
+    ax.legend(fontsize=7.5, ncol=2)
+    return fig
