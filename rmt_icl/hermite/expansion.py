@@ -54,6 +54,10 @@ class HermiteExpansion:
         ``E σ²``.
     method : str
         ``"closed_form"``, ``"quadrature"`` or ``"mpmath"``.
+    info : dict
+        Diagnostics: ``s_err`` (error estimates of the orthonormal coefficients ``√(k!) c_k``),
+        ``panels``/``levels`` (quadrature), ``residual_by`` (closed form: ``"tail sum"`` or
+        ``"difference"``), ``precision``/``mp`` (mpmath path).
     """
 
     activation: str
