@@ -121,6 +121,36 @@ def test_many_ridges_from_one_decomposition():
         np.testing.assert_allclose(stack[0].ravel(), ref, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("tau, kappa, lam", [(1.5, None, 1e-5), (1.15, None, 1e-5),
+                                             (2.0, 0.5, 1e-5), (3.0, 2.0, 0.1)])
+def test_mixed_precision_matches_float64(tau, kappa, lam):
+    """float32 Gram + Cholesky, refined with float64 residuals: same Gamma as float64."""
+    d = 16
+    rng = np.random.default_rng(12)
+    pool = sample_tasks(rng, int(kappa * d), d) if kappa else None
+    P = sample_prompts(rng, int(tau * d * d), d, 2 * d, "linear", 0.01, pool=pool)
+    ref = fit_linear_attention(P, lam, method="primal")
+    info = {}
+    mixed = fit_linear_attention(P, lam, method="primal", precision="mixed", timings=info)
+    assert info["mixed_fallback"] is False and 1 <= info["refine_iterations"] <= 10
+    assert np.linalg.norm(mixed - ref) <= 1e-10 * np.linalg.norm(ref)
+    # a float32 solve without refinement would be far off: the refinement is doing the work
+    from rmt_icl.simulate.features import la_gram
+    g32 = la_gram(P.xq, P.h, dtype=np.float32)
+    assert np.abs(g32 - la_gram(P.xq, P.h)).max() > 1e-9 * np.abs(g32).max()
+
+
+def test_mixed_precision_falls_back_when_singular():
+    P = _prompts(13, 25, 6)                      # n < D, ridge 0: singular Gram
+    info = {}
+    G = fit_linear_attention(P, 0.0, method="primal", precision="mixed", timings=info)
+    assert info["mixed_fallback"] is True
+    np.testing.assert_allclose(G.ravel(), np.linalg.pinv(la_features(P.xq, P.h)) @ P.y,
+                               rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="precision"):
+        fit_linear_attention(P, 0.1, precision="half")
+
+
 def test_fit_rejects_bad_input():
     P = _prompts(7, 20, 3)
     with pytest.raises(ValueError, match="ridge"):
