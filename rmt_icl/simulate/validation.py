@@ -26,7 +26,7 @@ RESULTS_DIR = "results"
 def sweep_summary(name: str, points: list[dict], *, model: str = "linear-attention",
                   runs: int, seed: int = 0, quick: bool = True, results_dir=None,
                   backend: str = "processes", workers: int | None = None,
-                  progress: bool = False) -> pd.DataFrame:
+                  progress: bool = False, force_new: bool = True) -> pd.DataFrame:
     """Simulate ``points`` through the sweep engine and summarise each point.
 
     Parameters
@@ -47,6 +47,10 @@ def sweep_summary(name: str, points: list[dict], *, model: str = "linear-attenti
         Root folder (default :data:`RESULTS_DIR`).
     backend, workers, progress
         Passed to :func:`rmt_icl.sweep.sweep`.
+    force_new : bool
+        If the store holds a different spec (the figure's points changed), move it to
+        ``superseded/`` and start afresh (default) instead of raising; a store with the same
+        spec is always resumed.
 
     Returns
     -------
@@ -68,7 +72,8 @@ def sweep_summary(name: str, points: list[dict], *, model: str = "linear-attenti
     store = root / name / ("quick" if quick else "full")
     spec = {"name": name, "model": model, "seed": seed, "runs": runs,
             "points": [dict(p) for p in points]}
-    df = sweep(spec, store=store, backend=backend, workers=workers, progress=progress)
+    df = sweep(spec, store=store, backend=backend, workers=workers, progress=progress,
+               force_new=force_new)
     bad = df[df["status"] != "ok"]
     if len(bad):
         raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
