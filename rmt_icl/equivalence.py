@@ -79,6 +79,9 @@ __all__ = [
     "StudyResult",
     "default_runs",
     "equivalence_point",
+    "paired_point",
+    "paired_summary",
+    "max_paired_gap_se",
     "gap_table",
     "loglog_fit",
     "shrink_verdict",
@@ -194,6 +197,37 @@ def equivalence_point(params: dict, seed) -> dict:
     for p in degrees:
         out[f"herm{p}_same_as"] = rep[p]
         out[f"c_star{p}"] = res[f"hermite:{rep[p]}"]["c_star"]
+    return out
+
+
+def paired_point(params: dict, seed) -> dict:
+    """One run of the RT, ONE Hermite model (degree ``params["degree"]``, default 4) and the
+    linear transformer on shared prompts, ``F`` and noise (sweep model ``"rt-paired"``).
+
+    The cheap companion of :func:`equivalence_point` for the figures. Returns ``icl``, ``idg``
+    (the RT's), ``icl_rt``, ``icl_herm``, ``icl_linear`` (and ``idg_*``), the paired
+    differences ``diff_herm = icl_herm - icl_rt``, ``diff_linear = icl_linear - icl_rt`` on
+    the same test queries, ``degree``, ``c_star``, sizes, ``t``, ``ridge_bar``, ``ridge_la``,
+    ``q`` (``E y^2``) and ``t_total``.
+    """
+    from rmt_icl.simulate.random_transformer import simulate_models
+
+    if not isinstance(params, dict):
+        raise ValueError(f"params must be a dict, got {type(params).__name__}")
+    p = check_int("degree", params.get("degree", 4), minimum=0, maximum=170)
+    res = simulate_models(params, seed, ["rt", f"hermite:{p}", "linear"])
+    rt, herm, lin = res["rt"], res[f"hermite:{p}"], res["linear"]
+    out = {"icl": rt["icl"], "idg": rt["idg"]}
+    for key in ("d", "ell", "n", "k", "D", "K", "t", "ridge_bar", "ridge_paper", "ridge_la", "q",
+                "n_test", "solver", "t_total"):
+        out[key] = rt[key]
+    for label, r in (("rt", rt), ("herm", herm), ("linear", lin)):
+        out[f"icl_{label}"], out[f"idg_{label}"] = r["icl"], r["idg"]
+        out[f"icl_{label}_se_test"] = r["icl_se_test"]
+        if label != "rt":
+            out[f"diff_{label}"] = r["icl_minus_rt"]
+            out[f"diff_{label}_se_test"] = r["icl_minus_rt_se_test"]
+    out["degree_used"], out["c_star"] = p, herm["c_star"]
     return out
 
 
@@ -476,3 +510,58 @@ def find_p0(verdicts: dict) -> dict:
     if zero_only:
         text += f" (p = {', '.join(map(str, zero_only))}: within MC error at every d)"
     return {"p0": p0, "zero_only": zero_only, "text": text}
+
+
+# ----------------------------------------------------------------------------- figure helpers
+
+#: per-run values summarised by :func:`paired_summary`
+PAIRED_VALUES = ("icl_rt", "icl_herm", "icl_linear", "diff_herm", "diff_linear")
+
+
+def paired_summary(name: str, points: list[dict], *, runs: int, seed: int = 0,
+                   quick: bool = True, results_dir="results", backend: str = "serial",
+                   workers: int | None = None, share_seeds_across=("model",),
+                   progress: bool = False) -> pd.DataFrame:
+    """Run ``points`` of the ``"rt-paired"`` model through the sweep engine and summarise.
+
+    The store is ``<results_dir>/<name>/<quick|full>`` (resumable). Returns one row per point,
+    in the order of ``points``: its parameters, ``runs``, ``<v>_mean`` and ``<v>_se`` (SE over
+    runs; for ``diff_*`` the paired SE) for ``v`` in :data:`PAIRED_VALUES`, and ``q``
+    (``E y^2``), ``n``, ``k`` of the first run.
+
+    Raises
+    ------
+    RuntimeError
+        A run failed (the store keeps the error; re-running retries it).
+    """
+    from rmt_icl.sweep import summarise, sweep
+
+    if not points:
+        raise ValueError("points must be a non-empty list of parameter dicts")
+    runs = check_int("runs", runs, minimum=2)
+    store = Path(results_dir) / name / ("quick" if quick else "full")
+    spec = {"name": name, "model": "rt-paired", "seed": seed, "runs": runs,
+            "share_seeds_across": list(share_seeds_across), "points": [dict(p) for p in points]}
+    df = sweep(spec, store=store, backend=backend, workers=workers, progress=progress)
+    bad = df[df["status"] != "ok"]
+    if len(bad):
+        raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
+                           f"re-run to retry (store {store})")
+    keys = sorted({k for p in points for k in p})
+    summ = summarise(df, by=keys, values=list(PAIRED_VALUES))
+    extra = [c for c in ("q", "n", "k") if c in df.columns and c not in keys]
+    first = df.groupby(keys, dropna=False)[extra].first().reset_index()
+    summ = summ.merge(first, on=keys, how="left")
+    order = pd.DataFrame([{k: p.get(k, np.nan) for k in keys} for p in points])
+    order["_order"] = np.arange(len(points))
+    summ = order.merge(summ, on=keys, how="left").sort_values("_order")
+    return summ.drop(columns="_order").reset_index(drop=True)
+
+
+def max_paired_gap_se(table: pd.DataFrame) -> float | None:
+    """Largest ``|mean(e_Herm - e_RT)| / SE`` (paired) over the rows of a
+    :func:`paired_summary` table; None when no row has a finite positive SE."""
+    m = table["diff_herm_mean"].to_numpy(dtype=np.float64)
+    s = table["diff_herm_se"].to_numpy(dtype=np.float64)
+    ok = np.isfinite(m) & np.isfinite(s) & (s > 0)
+    return float(np.max(np.abs(m[ok]) / s[ok])) if ok.any() else None

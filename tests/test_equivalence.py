@@ -17,6 +17,8 @@ from rmt_icl.equivalence import (
     find_p0,
     gap_table,
     loglog_fit,
+    paired_point,
+    paired_summary,
     run_study,
     shrink_verdict,
 )
@@ -47,6 +49,26 @@ def test_point_columns_and_degree_classes():
     tanh = equivalence_point(_params(activation="tanh", max_degree=4), 3)
     assert [tanh[f"herm{p}_same_as"] for p in range(1, 5)] == [1, 1, 3, 3]
     assert "icl_herm5" not in tanh
+
+
+def test_paired_point_matches_the_multi_model_point():
+    full = equivalence_point(_params(), 4)
+    pair = paired_point(_params(degree=4), 4)
+    # same seed, same prompts, F and noise: the same numbers as in the 6-degree run
+    assert pair["icl_rt"] == full["icl_rt"]
+    assert pair["icl_herm"] == full["icl_herm4"]
+    assert pair["icl_linear"] == full["icl_linear"]
+    assert pair["diff_herm"] == pytest.approx(pair["icl_herm"] - pair["icl_rt"], abs=1e-12)
+
+
+def test_paired_summary(tmp_path):
+    pts = [_params(ridge=r) for r in (0.1, 1.0)]
+    tab = paired_summary("t", pts, runs=2, results_dir=tmp_path, share_seeds_across=("model",
+                                                                                     "ridge"))
+    assert list(tab["ridge"]) == [0.1, 1.0] and list(tab["runs"]) == [2, 2]
+    for v in ("icl_rt", "icl_herm", "icl_linear", "diff_herm", "diff_linear"):
+        assert np.all(np.isfinite(tab[f"{v}_mean"])) and np.all(tab[f"{v}_se"] >= 0)
+    assert tab["q"].iloc[0] == pytest.approx(0.394394, abs=1e-4)
 
 
 def test_point_rejects_bad_degree():

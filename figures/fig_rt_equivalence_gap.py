@@ -1,0 +1,92 @@
+"""The equivalence study: |e_Herm(p) - e_RT| vs d on log-log axes, p = 1..6.
+
+After Demir & Dogan (arXiv:2509.15152): the RT's ICL error should approach that of its
+degree-p Hermite model as d, ell = alpha d, n = tau d^2, k = psi n grow together, for p at
+least some finite p0 (reference ``random_transformer_theory.md`` section 5). Study and criterion:
+:mod:`rmt_icl.equivalence` and ``docs/equivalence.md``.
+
+Left: paired gaps (mean of the per-run differences e_Herm(p) - e_RT on shared prompts, F and
+noise; bars: their SE over runs), filled markers where the gap is resolved (> 2 SE), open where
+it is within 2 SE of zero, dashed: weighted power-law fit with its slope and the verdict.
+Degrees identical in law (relu: 2 = 3, 4 = 5) are drawn once. Right: the errors themselves.
+
+Path: relu sigma, tanh target, alpha = 2, tau = 2, psi = 0.5, kappa = inf, rho = 1e-4,
+lambda_bar = 0.2 (the study's default). The reported gap is the largest paired
+|e_Herm(p) - e_RT| / SE over p at the largest d.
+
+Sizes: quick d = 12, 16, 24, 32 with 6, 5, 4, 3 runs and 2000 test queries (store
+``results/rt_equivalence_gap/quick``); ``--full`` d = 16 ... 96 with the study's default runs
+and test sets, in the study's own store ``results/equivalence`` (shared with
+``rmt-icl equivalence``).
+
+Usage::
+
+    python figures/fig_rt_equivalence_gap.py [--full] [--out DIR] [--backend serial]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+NAME = "fig_rt_equivalence_gap"
+ACTIVATION, TARGET = "relu", "tanh"
+QUICK = dict(ds=(12, 16, 24, 32), runs={12: 6, 16: 5, 24: 4, 32: 3}, n_test=2000,
+             store="rt_equivalence_gap/quick")
+FULL = dict(ds=None, runs=None, n_test=None, store="equivalence")
+
+
+def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
+    """Run (or resume) the study and return it with the gallery's summary keys."""
+    import math
+
+    from rmt_icl.equivalence import FULL_DS, run_study
+
+    cfg = dict(QUICK if quick else FULL)
+    t0 = time.perf_counter()
+    extra = {"n_test": cfg["n_test"]} if cfg["n_test"] is not None else {}
+    res = run_study(ACTIVATION, TARGET, ds=cfg["ds"] or FULL_DS, runs=cfg["runs"],
+                    store=Path(results_dir) / cfg["store"], backend=backend, **extra)
+    last = res.table.iloc[-1]
+    zs = [last[f"z{p}"] for p in res.degrees if math.isfinite(last[f"z{p}"])]
+    runs = ", ".join(f"{int(r.d)}:{int(r.runs)}" for r in res.table.itertuples())
+    return {
+        "comparison": f"paired |e_Herm(p) - e_RT| vs d, p=1..6 ({ACTIVATION}/{TARGET}); "
+                      f"{res.p0['text']}; gap column: max over p at d={int(last['d'])}",
+        "max_gap_se": max(zs) if zs else None,
+        "sizes": f"d:runs {runs}, n_test={cfg['n_test'] or 'max(4000,n)'}",
+        "study": res, "seconds": time.perf_counter() - t0,
+    }
+
+
+def draw(results: dict):
+    from rmt_icl.plotting.equivalence import draw_gaps
+    from rmt_icl.plotting.style import apply_style
+
+    apply_style()
+    fig = draw_gaps(results["study"])
+    fig.suptitle(f"RT vs Hermite models along the scaling path ({results['sizes']})",
+                 fontsize=10)
+    return fig
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--full", action="store_true", help="d = 16 ... 96 (the study's store)")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    p.add_argument("--backend", default="serial", choices=("serial", "processes", "dask"))
+    args = p.parse_args(argv)
+
+    from rmt_icl.plotting.style import save_figure
+
+    results = compute(quick=not args.full, backend=args.backend)
+    paths = save_figure(draw(results), Path(args.out) / NAME)
+    print(f"{results['sizes']}: {results['seconds']:.1f} s; {results['comparison']}")
+    print("wrote", ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""When does the MLP head beat the linear transformer? A map of e_RT - e_linear over
+(context length alpha, target nonlinearity) for three activations.
+
+After Demir & Dogan (arXiv:2509.15152; companion arXiv:2510.25753: "without the training of the
+first layer F ... there exist many cases where the Transformer with the nonlinear MLP head
+fails to outperform the linear one"; reference ``random_transformer_theory.md`` section 5).
+
+Each cell is the paired difference ``e_ICL(RT) - e_ICL(linear transformer)`` on the same
+prompts and test queries, mean +- SE over runs (the SE of the per-run differences); blue cells:
+the RT is better, red: the linear transformer is better; cells with ``|difference| <= 2 SE``
+are hatched (no resolved winner); cells where neither model beats the zero predictor
+(``min(e_RT, e_linear) >= E y^2``) are marked "both >= E y^2" in grey: there the sign only
+says which model overfits less. Targets (rows) go from linear to strongly nonlinear:
+``linear``, ``tanh``, ``relu`` (non-zero mean, floor ``(E g)^2`` for odd predictors) and
+``he2 = s^2 - 1`` (no linear component: ``E[g(s) s] = 0``, invisible to the linear
+transformer).
+
+Both models use the same ridge lambda_bar = 0.2 (the linear transformer at
+``lambda_LA = d t lambda_bar / n``, the identity RT's infinite-width limit); the map depends on
+the ridge (see ``fig_rt_ridge``). Path: tau = 2, psi = k/n = 2, kappa = inf, rho = 1e-4.
+The Hermite model (p = 4 relu/gelu, 3 tanh) is run on the same prompts; the reported gap is its
+largest paired |e_Herm - e_RT| / SE.
+
+Sizes: quick d = 12, 3 runs, 2000 test queries; ``--full`` d = 32, 4 runs. Store
+``results/rt_mlp_vs_linear/<quick|full>``.
+
+Usage::
+
+    python figures/fig_rt_mlp_vs_linear.py [--full] [--out DIR] [--backend serial]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+NAME = "fig_rt_mlp_vs_linear"
+STORE = "rt_mlp_vs_linear"
+ALPHAS = (0.5, 2.0, 8.0)
+TARGETS = ("linear", "tanh", "relu", "he2")
+ACTIVATIONS = {"relu": 4, "tanh": 3, "gelu": 4}
+PATH = {"tau": 2.0, "width_ratio": 2.0, "kappa": math.inf, "rho": 1e-4, "ridge": 0.2}
+QUICK = dict(d=12, runs=3, n_test=2000)
+FULL = dict(d=32, runs=4, n_test=None)
+
+
+def points(cfg) -> list[dict]:
+    out = []
+    for act, p in ACTIVATIONS.items():
+        for tgt in TARGETS:
+            for a in ALPHAS:
+                pt = {"d": cfg["d"], "alpha": a, "target": tgt, "activation": act,
+                      "degree": p, **PATH}
+                if cfg["n_test"] is not None:
+                    pt["n_test"] = cfg["n_test"]
+                out.append(pt)
+    return out
+
+
+def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
+    """Simulate every (activation, target, alpha) cell through the sweep store; summarise."""
+    from rmt_icl.equivalence import max_paired_gap_se, paired_summary
+
+    cfg = dict(QUICK if quick else FULL)
+    t0 = time.perf_counter()
+    tab = paired_summary(STORE, points(cfg), runs=cfg["runs"], quick=quick,
+                         results_dir=results_dir, backend=backend,
+                         share_seeds_across=("model", "activation", "degree"))
+    tab["rt_minus_lin"] = -tab["diff_linear_mean"]
+    tab["rt_minus_lin_se"] = tab["diff_linear_se"]
+    useful = tab[["icl_rt_mean", "icl_linear_mean"]].min(axis=1) < tab["q"]
+    wins = tab[(tab["rt_minus_lin"] < -2 * tab["rt_minus_lin_se"]) & useful]
+    cells = ", ".join(f"{r.activation}/{r.target}/α={r.alpha:g}" for r in wins.itertuples())
+    return {
+        "comparison": "e_RT - e_linear (paired) over alpha x target for 3 activations; RT "
+                      f"better by > 2 SE (and better than E y^2 for one model) in "
+                      f"{len(wins)}/{len(tab)} cells"
+                      + (f" ({cells})" if cells else "") + "; Hermite gap reported",
+        "max_gap_se": max_paired_gap_se(tab),
+        "sizes": f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}",
+        "table": tab, "rt_wins": len(wins), "seconds": time.perf_counter() - t0,
+    }
+
+
+def draw(results: dict):
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    from rmt_icl.plotting.style import apply_style
+
+    apply_style()
+    tab = results["table"]
+    vmax = float(np.nanmax(np.abs(tab["rt_minus_lin"]))) or 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+    fig, axes = plt.subplots(1, len(ACTIVATIONS), figsize=(13, 4.0), constrained_layout=True)
+    for ax, act in zip(axes, ACTIVATIONS, strict=True):
+        m = np.full((len(TARGETS), len(ALPHAS)), np.nan)
+        s = np.full_like(m, np.nan)
+        useless = np.zeros(m.shape, dtype=bool)
+        for i, tgt in enumerate(TARGETS):
+            for j, a in enumerate(ALPHAS):
+                row = tab[(tab["activation"] == act) & (tab["target"] == tgt)
+                          & (tab["alpha"] == a)]
+                m[i, j] = row["rt_minus_lin"].iloc[0]
+                s[i, j] = row["rt_minus_lin_se"].iloc[0]
+                best = min(row["icl_rt_mean"].iloc[0], row["icl_linear_mean"].iloc[0])
+                useless[i, j] = best >= row["q"].iloc[0]
+        im = ax.imshow(m, cmap="RdBu_r", norm=norm, aspect="auto")
+        for i in range(len(TARGETS)):
+            for j in range(len(ALPHAS)):
+                resolved = abs(m[i, j]) > 2 * s[i, j]
+                txt = f"{m[i, j]:+.3f}\n±{s[i, j]:.3f}"
+                if useless[i, j]:
+                    txt += "\nboth ≥ E y²"
+                ax.text(j, i, txt, ha="center", va="center", fontsize=8,
+                        fontweight="bold" if resolved else "normal",
+                        color="0.35" if useless[i, j] else "black")
+                if not resolved:
+                    ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                               hatch="//", ec="0.6", lw=0))
+        ax.set_xticks(range(len(ALPHAS)))
+        ax.set_xticklabels([f"{a:g}" for a in ALPHAS])
+        ax.set_yticks(range(len(TARGETS)))
+        ax.set_yticklabels(TARGETS)
+        ax.grid(False)
+        ax.set_xlabel(r"context length $\alpha = \ell/d$")
+        ax.set_title(f"σ = {act}", fontsize=10)
+    axes[0].set_ylabel("target g")
+    fig.colorbar(im, ax=axes, shrink=0.85,
+                 label=r"$e_{\mathrm{RT}} - e_{\mathrm{linear}}$ (blue: MLP head better)")
+    fig.suptitle("MLP head (RT) vs linear transformer, paired; hatched: within 2 SE; "
+                 f"τ=2, ψ=2, λ̄=0.2; {results['sizes']}", fontsize=10)
+    return fig
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--full", action="store_true", help="d=32, 4 runs")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    p.add_argument("--backend", default="serial", choices=("serial", "processes", "dask"))
+    args = p.parse_args(argv)
+
+    from rmt_icl.plotting.style import save_figure
+
+    results = compute(quick=not args.full, backend=args.backend)
+    paths = save_figure(draw(results), Path(args.out) / NAME)
+    print(f"{results['sizes']}: {results['seconds']:.1f} s; {results['comparison']}; "
+          f"max Hermite paired gap {results['max_gap_se']:.2f} SE")
+    print("wrote", ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Random transformer: ICL error vs the ridge lambda_bar, next to its Hermite model and the
+linear transformer.
+
+After Demir & Dogan (arXiv:2509.15152; reference ``random_transformer_theory.md`` section 3.3).
+The ridge is in the toolkit's RT units, ``a = (Phi^T Phi + lambda_bar I_k)^{-1} Phi^T y``
+(the papers' lambda is lambda_bar / n); the linear transformer is fitted at
+``lambda_LA = d t lambda_bar / n``, the identity RT's infinite-width limit, so the three models
+share one ridge axis. As ``lambda_bar -> inf`` every error tends to ``E y^2`` (dotted).
+
+Path: tanh target, alpha = 2, tau = 2, kappa = inf, rho = 1e-4, LA scaling; two panels
+psi = k/n = 0.5 (k < n) and 2 (k > n, dual solver).
+
+* markers: the RT (relu, tanh), mean +- SE over runs;
+* lines: the Hermite model (p = 4 for relu, 3 for tanh) on the same prompts, F and noise;
+* dashed black: the linear transformer on the same prompts.
+
+All ridges share the prompts (common random numbers).
+
+Sizes: quick d = 12, 3 runs, 2000 test queries; ``--full`` d = 32, 4 runs. Store
+``results/rt_ridge/<quick|full>``.
+
+Usage::
+
+    python figures/fig_rt_ridge.py [--full] [--out DIR] [--backend serial]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+NAME = "fig_rt_ridge"
+STORE = "rt_ridge"
+RIDGES = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
+PSIS = (0.5, 2.0)
+ACTIVATIONS = {"relu": 4, "tanh": 3}
+PATH = {"alpha": 2.0, "tau": 2.0, "kappa": math.inf, "rho": 1e-4, "target": "tanh"}
+QUICK = dict(d=12, runs=3, n_test=2000)
+FULL = dict(d=32, runs=4, n_test=None)
+
+
+def points(cfg) -> list[dict]:
+    out = []
+    for psi in PSIS:
+        for act, p in ACTIVATIONS.items():
+            for lam in RIDGES:
+                pt = {"d": cfg["d"], "width_ratio": psi, "ridge": lam, "activation": act,
+                      "degree": p, **PATH}
+                if cfg["n_test"] is not None:
+                    pt["n_test"] = cfg["n_test"]
+                out.append(pt)
+    return out
+
+
+def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
+    """Simulate every (psi, activation, ridge) point through the sweep store; summarise."""
+    from rmt_icl.equivalence import max_paired_gap_se, paired_summary
+
+    cfg = dict(QUICK if quick else FULL)
+    t0 = time.perf_counter()
+    tab = paired_summary(STORE, points(cfg), runs=cfg["runs"], quick=quick,
+                         results_dir=results_dir, backend=backend,
+                         share_seeds_across=("model", "ridge", "activation", "degree"))
+    return {
+        "comparison": "e_ICL vs ridge lambda_bar (psi=0.5, 2): RT (markers) vs Hermite model "
+                      "(lines), paired; linear transformer at the matching ridge",
+        "max_gap_se": max_paired_gap_se(tab),
+        "sizes": f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}",
+        "table": tab, "seconds": time.perf_counter() - t0,
+    }
+
+
+def draw(results: dict):
+    import matplotlib.pyplot as plt
+
+    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+
+    apply_style()
+    tab = results["table"]
+    fig, axes = plt.subplots(1, len(PSIS), figsize=(11, 4.3), constrained_layout=True,
+                             sharey=True)
+    for ax, psi in zip(axes, PSIS, strict=True):
+        sub = tab[tab["width_ratio"] == psi]
+        for i, (act, p) in enumerate(ACTIVATIONS.items()):
+            g = sub[sub["activation"] == act].sort_values("ridge")
+            col = PALETTE[i]
+            ax.plot(g["ridge"], g["icl_herm_mean"], "-", color=col, lw=1.3,
+                    label=f"Hermite p={p}")
+            ax.errorbar(g["ridge"], g["icl_rt_mean"], yerr=g["icl_rt_se"], fmt=MARKERS[i],
+                        color=col, mfc="white", label=f"RT σ={act}")
+        g = sub[sub["activation"] == next(iter(ACTIVATIONS))].sort_values("ridge")
+        ax.errorbar(g["ridge"], g["icl_linear_mean"], yerr=g["icl_linear_se"], fmt="k--",
+                    lw=1.1, label="linear transformer")
+        ax.axhline(float(g["q"].iloc[0]), color="0.5", ls=":", lw=1, label=r"$E y^2$")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"ridge $\bar\lambda$ (papers' $\lambda = \bar\lambda / n$)")
+        ax.set_title(f"ψ = k/n = {psi:g}", fontsize=10)
+    axes[0].set_ylabel(r"$e_{\mathrm{ICL}}$ (mean ± SE)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("ICL error vs ridge; tanh target, α=τ=2; "
+                 f"{results['sizes']}; max paired gap {results['max_gap_se']:.1f} SE",
+                 fontsize=10)
+    return fig
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--full", action="store_true", help="d=32, 4 runs")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    p.add_argument("--backend", default="serial", choices=("serial", "processes", "dask"))
+    args = p.parse_args(argv)
+
+    from rmt_icl.plotting.style import save_figure
+
+    results = compute(quick=not args.full, backend=args.backend)
+    paths = save_figure(draw(results), Path(args.out) / NAME)
+    print(f"{results['sizes']}: {results['seconds']:.1f} s; max paired gap "
+          f"{results['max_gap_se']:.2f} SE")
+    print("wrote", ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Random transformer: ICL error vs width psi = k/n for several ridges (double descent at k = n).
+
+After Demir & Dogan (arXiv:2509.15152; reference ``random_transformer_theory.md`` sections 3.3,
+9). A nonlinear sigma makes the ``n x k`` feature matrix full rank, so the ridgeless fit
+interpolates at ``k = n``: the test error peaks there, and the ridge ``lambda_bar`` (the
+toolkit's RT units, ``a = (Phi^T Phi + lambda_bar I)^{-1} Phi^T y``) damps the peak.
+
+Path: relu sigma, tanh target, alpha = 2, tau = 2, kappa = inf, rho = 1e-4, LA scaling.
+
+* markers: the RT, mean +- SE over runs;
+* lines: the degree-4 Hermite model (= degree 5 for relu) on the same prompts, F and noise;
+* dashed grey: the linear transformer at the same lambda_bar (lambda_LA = d t lambda_bar / n;
+  it has no width);
+* dotted vertical: k = n.
+
+All widths and ridges share the prompts (common random numbers); log-scale error axis.
+
+Sizes: quick d = 12 (n = 288), 3 runs, 2000 test queries; ``--full`` d = 32 (n = 2048),
+4 runs. Store ``results/rt_width/<quick|full>``.
+
+Usage::
+
+    python figures/fig_rt_width.py [--full] [--out DIR] [--backend serial]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+NAME = "fig_rt_width"
+STORE = "rt_width"
+PSIS = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.33, 2.0, 3.0)
+RIDGES = (1e-4, 1e-2, 0.1, 1.0)
+DEGREE = 4
+PATH = {"alpha": 2.0, "tau": 2.0, "kappa": math.inf, "rho": 1e-4, "activation": "relu",
+        "target": "tanh", "degree": DEGREE}
+QUICK = dict(d=12, runs=3, n_test=2000)
+FULL = dict(d=32, runs=4, n_test=None)
+
+
+def points(cfg) -> list[dict]:
+    out = []
+    for lam in RIDGES:
+        for psi in PSIS:
+            pt = {"d": cfg["d"], "width_ratio": psi, "ridge": lam, **PATH}
+            if cfg["n_test"] is not None:
+                pt["n_test"] = cfg["n_test"]
+            out.append(pt)
+    return out
+
+
+def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
+    """Simulate every (ridge, width) point through the sweep store; summarise."""
+    from rmt_icl.equivalence import max_paired_gap_se, paired_summary
+
+    cfg = dict(QUICK if quick else FULL)
+    t0 = time.perf_counter()
+    tab = paired_summary(STORE, points(cfg), runs=cfg["runs"], quick=quick,
+                         results_dir=results_dir, backend=backend,
+                         share_seeds_across=("model", "ridge", "width_ratio"))
+    # where is the peak? (the width of largest mean RT error at the smallest ridge)
+    small = tab[tab["ridge"] == min(RIDGES)]
+    peak = float(small.loc[small["icl_rt_mean"].idxmax(), "width_ratio"])
+    return {
+        "comparison": "e_ICL vs psi=k/n for 4 ridges: RT (markers) vs Hermite p=4 (lines), "
+                      f"paired; RT peak at psi={peak:g} for the smallest ridge",
+        "max_gap_se": max_paired_gap_se(tab),
+        "sizes": f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}",
+        "peak_psi": peak, "table": tab, "seconds": time.perf_counter() - t0,
+    }
+
+
+def draw(results: dict):
+    import matplotlib.pyplot as plt
+
+    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+
+    apply_style()
+    tab = results["table"]
+    fig, ax = plt.subplots(figsize=(7.2, 4.6), constrained_layout=True)
+    for i, lam in enumerate(RIDGES):
+        g = tab[tab["ridge"] == lam].sort_values("width_ratio")
+        col = PALETTE[i]
+        ax.plot(g["width_ratio"], g["icl_herm_mean"], "-", color=col, lw=1.3)
+        ax.errorbar(g["width_ratio"], g["icl_rt_mean"], yerr=g["icl_rt_se"], fmt=MARKERS[i],
+                    color=col, mfc="white", label=f"λ̄={lam:g}")
+        ax.axhline(float(g["icl_linear_mean"].mean()), color=col, ls="--", lw=0.8, alpha=0.7)
+    ax.axvline(1.0, color="0.5", ls=":", lw=1)
+    ax.axhline(float(tab["q"].iloc[0]), color="0.5", ls=":", lw=1)
+    ax.plot([], [], "-", color="0.3", label=f"Hermite p={DEGREE} (same F, prompts)")
+    ax.plot([], [], "--", color="0.3", lw=0.8, label="linear transformer (same λ̄)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(PSIS)
+    ax.set_xticklabels([f"{p:g}" for p in PSIS])
+    ax.minorticks_off()
+    ax.set_xlabel(r"width $\psi = k/n$")
+    ax.set_ylabel(r"$e_{\mathrm{ICL}}$ (mean ± SE)")
+    ax.set_title("RT double descent at k = n, damped by the ridge (relu σ, tanh target, "
+                 f"α=τ=2)\n{results['sizes']}; max paired gap {results['max_gap_se']:.1f} SE",
+                 fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--full", action="store_true", help="d=32, 4 runs")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    p.add_argument("--backend", default="serial", choices=("serial", "processes", "dask"))
+    args = p.parse_args(argv)
+
+    from rmt_icl.plotting.style import save_figure
+
+    results = compute(quick=not args.full, backend=args.backend)
+    paths = save_figure(draw(results), Path(args.out) / NAME)
+    print(f"{results['sizes']}: {results['seconds']:.1f} s; peak at psi = "
+          f"{results['peak_psi']:g}; max paired gap {results['max_gap_se']:.2f} SE")
+    print("wrote", ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
