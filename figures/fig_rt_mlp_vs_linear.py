@@ -9,7 +9,7 @@ Each cell is the paired difference ``e_ICL(RT) - e_ICL(linear transformer)`` on 
 prompts and test queries, mean +- SE over runs (the SE of the per-run differences); blue cells:
 the RT is better, red: the linear transformer is better; cells with ``|difference| <= 2 SE``
 are hatched (no resolved winner); cells where neither model beats the zero predictor
-(``min(e_RT, e_linear) >= E y^2``) are marked "both >= E y^2" in grey: there the sign only
+(``min(e_RT, e_linear) >= E y^2``) are marked "both >= E y^2" (italic): there the sign only
 says which model overfits less. Targets (rows) go from linear to strongly nonlinear:
 ``linear``, ``tanh``, ``relu`` (non-zero mean, floor ``(E g)^2`` for odd predictors) and
 ``he2 = s^2 - 1`` (no linear component: ``E[g(s) s] = 0``, invisible to the linear
@@ -119,7 +119,8 @@ def draw(results: dict):
                     txt += "\nboth ≥ E y²"
                 ax.text(j, i, txt, ha="center", va="center", fontsize=8,
                         fontweight="bold" if resolved else "normal",
-                        color="0.35" if useless[i, j] else "black")
+                        style="italic" if useless[i, j] else "normal",
+                        color="white" if abs(m[i, j]) > 0.55 * vmax else "black")
                 if not resolved:
                     ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
                                                hatch="//", ec="0.6", lw=0))
