@@ -53,10 +53,12 @@ Cost and memory
 ---------------
 ``2 n k D`` flops for the training pre-activations (twice in the dual case ``k > n``, where
 the ``n x n`` Gram is accumulated over neuron blocks and ``a = Phi^T beta`` needs a second
-pass), ``n min(n,k)^2`` per model for the Grams (``dsyrk``), ``min(n,k)^3/3`` per solve, and
-``2 k D`` per test context. Memory: ``F`` (``8 k D`` bytes), one ``min(n, k)^2`` Gram per model
-fitted in the same pass, and chunk buffers; models are fitted in groups when their Grams do
-not fit the budget together, and :class:`~rmt_icl.errors.MemoryBudgetError` is raised before
+pass), ``n min(n,k)^2`` per model for the Grams (``dsfrk``; stored in LAPACK's rectangular full
+packed format, half a square matrix), ``min(n,k)^3/3`` per solve (``dpftrf``), and ``2 k D``
+per test context. Memory: ``F`` (``8 k D`` bytes), one packed Gram (``4 min(n,k)^2`` bytes)
+per model fitted in the same pass, and chunk buffers (about ``F``'s size / 16 each); models
+are fitted in groups when their Grams do not fit the budget together, and
+:class:`~rmt_icl.errors.MemoryBudgetError` is raised before
 allocating when even one does not.
 """
 
@@ -79,17 +81,17 @@ from rmt_icl.simulate.normalisation import (
     t_estimate,
 )
 from rmt_icl.simulate.paths import ScalingPath, Sizes
-from rmt_icl.simulate.ridge import solve_spd
 from rmt_icl.simulate.rt_features import (
-    CHUNK_BYTES,
     NoiseField,
     check_memory,
+    chunk_bytes,
     default_rows,
     memory_budget,
     preactivations,
+    rfp_solve,
     sample_first_layer,
+    sfrk_update,
     shared_context_preactivations,
-    syrk_update,
 )
 from rmt_icl.simulate.seeding import run_seed, stream
 from rmt_icl.simulate.targets import get_target
@@ -115,6 +117,9 @@ POINT_DEFAULTS = {
 #: keys of other models that may share a sweep grid; accepted and ignored
 FOREIGN_PARAMS = frozenset({"method", "label", "model"})
 NORMALISATIONS = ("analytic", "estimate")
+#: smallest chunks of the feature passes (GEMM efficiency vs buffer memory)
+TRAIN_MIN_ROWS = 64
+TEST_MIN_CONTEXTS = 64
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -230,16 +235,17 @@ class FeatureMap:
         return self.degree is not None and self.residual > 0.0
 
 
-def _apply(fm: FeatureMap, u: np.ndarray, z, out: np.ndarray, scale: float) -> np.ndarray:
-    """``out = scale * sigma(u)`` (RT) or ``scale * (sum c_j He_j(u) + c* z)`` (Hermite)."""
+def _apply(fm: FeatureMap, u: np.ndarray, z, out: np.ndarray) -> np.ndarray:
+    """Unscaled features ``s = sigma(u)`` (RT; a new array) or ``sum c_j He_j(u) + c* z``
+    (Hermite; written into ``out``). The models use ``phi = s / sqrt(k)`` through the
+    equivalent unscaled ridge problem (see :func:`simulate_models`)."""
     if fm.degree is None:
-        np.multiply(fm.activation(u), scale, out=out)
-        return out
+        return fm.activation(u)
     from rmt_icl.hermite import hermite_series
 
-    hermite_series(u, fm.coefficients * scale, out=out)
+    hermite_series(u, fm.coefficients, out=out)
     if fm.needs_noise:
-        blas.daxpy(z.reshape(-1), out.reshape(-1), a=fm.residual * scale)
+        blas.daxpy(z.reshape(-1), out.reshape(-1), a=fm.residual)
     return out
 
 
@@ -360,16 +366,19 @@ def _memory_plan(sizes: Sizes, n_rf: int, linear: bool, n_ctx: int, Q: int, ridg
     if n_rf:
         m = min(n, k)
         items["F"] = f8 * k * D
+        cb = chunk_bytes(k, D)
         if k <= n:
-            rows = chunk or default_rows(max(D, k))
+            rows = chunk or default_rows(max(D, k), lo=TRAIN_MIN_ROWS, target=cb)
             train_buf = f8 * rows * (D + 4 * k)
         else:
-            cols = chunk or default_rows(n)
-            train_buf = f8 * (default_rows(D) * D + 4 * n * cols)
-        c_ctx = max(1, (chunk or default_rows(k)) // Q)
-        test_buf = f8 * 4 * c_ctx * Q * k + CHUNK_BYTES
+            cols = chunk or default_rows(n, lo=256, target=cb)
+            train_buf = f8 * (default_rows(D, target=cb) * D + 4 * n * cols)
+        c_ctx = (max(1, chunk // Q) if chunk
+                 else max(TEST_MIN_CONTEXTS, default_rows(k, target=cb) // Q))
+        test_buf = f8 * (4 * c_ctx * Q * k) + 2 * cb
         items["chunk buffers"] = max(train_buf, test_buf)
-        gram = f8 * (m * m + 2 * k) + (f8 * m * m if ridge == 0 else 0)
+        half = m * (m + 1) // 2                        # RFP storage of the Gram
+        gram = f8 * (half + 2 * k) + (f8 * half if ridge == 0 else 0)
         fixed = sum(items.values())
         group = int(min(n_rf, max(0, (budget - fixed) // gram)))
         items["Gram (per model)" if group <= 1 else f"Grams ({group} models per pass)"] = \
@@ -383,13 +392,38 @@ def _memory_plan(sizes: Sizes, n_rf: int, linear: bool, n_ctx: int, Q: int, ridg
 # ----------------------------------------------------------------------------- fitting
 
 
-def _fit_primal(maps, F, train, ridge, noise_base, chunk, scale):
-    """Primal fit (``k <= n``): one pass over prompt chunks, ``k x k`` Grams by ``dsyrk``."""
+#: clock of the ``t_phase_*`` timings (wall time; a benchmark may set ``time.process_time``)
+PHASE_TIMER = time.perf_counter
+
+
+class _Clock:
+    """Accumulated time per phase (:data:`PHASE_TIMER`): ``with clock("features"): ...``."""
+
+    PHASES = ("features", "noise", "maps", "gram", "solve", "predict")
+
+    def __init__(self):
+        self.t = dict.fromkeys(self.PHASES, 0.0)
+        self._phase = None
+
+    def __call__(self, phase: str):
+        self._phase = phase
+        return self
+
+    def __enter__(self):
+        self._t0 = PHASE_TIMER()
+        self._name = self._phase
+
+    def __exit__(self, *exc):
+        self.t[self._name] += PHASE_TIMER() - self._t0
+
+
+def _fit_primal(maps, F, train, ridge, noise_base, chunk, clock):
+    """Primal fit (``k <= n``): one pass over prompt chunks, packed ``k x k`` Grams (dsfrk)."""
     k, D = F.shape
     xq, h, y = train.xq, train.h, train.y
     n = y.shape[0]
-    rows = chunk or default_rows(max(D, k))
-    grams = [np.zeros((k, k), order="F") for _ in maps]
+    rows = chunk or default_rows(max(D, k), lo=TRAIN_MIN_ROWS, target=chunk_bytes(k, D))
+    grams = [np.zeros(k * (k + 1) // 2) for _ in maps]     # RFP storage (half the memory)
     rhs = [np.zeros(k) for _ in maps]
     noise = (NoiseField(noise_base, (n, k), axis=0) if any(fm.needs_noise for fm in maps)
              else None)
@@ -398,44 +432,52 @@ def _fit_primal(maps, F, train, ridge, noise_base, chunk, scale):
     for lo in range(0, n, rows):
         hi = min(n, lo + rows)
         r = hi - lo
-        u = preactivations(F, xq[lo:hi], h[lo:hi], out=ubuf[: r * k].reshape(r, k), work=work)
-        z = noise.slice(lo, hi, out=zbuf[: r * k].reshape(r, k)) if noise is not None else None
+        with clock("features"):
+            u = preactivations(F, xq[lo:hi], h[lo:hi], out=ubuf[: r * k].reshape(r, k),
+                               work=work)
+        with clock("noise"):
+            z = (noise.slice(lo, hi, out=zbuf[: r * k].reshape(r, k)) if noise is not None
+                 else None)
         for j, fm in enumerate(maps):
-            phi = _apply(fm, u, z, pbuf[: r * k].reshape(r, k), scale)
-            syrk_update(grams[j], phi, rows_are_samples=True)
-            rhs[j] += phi.T @ y[lo:hi]
-    t_solve = time.perf_counter()
+            with clock("maps"):
+                phi = _apply(fm, u, z, pbuf[: r * k].reshape(r, k))
+            with clock("gram"):
+                sfrk_update(grams[j], phi, rows_are_samples=True)
+                rhs[j] += phi.T @ y[lo:hi]
     coefs, train_mse = [], []
     yy = float(y @ y)
-    for j in range(len(maps)):
-        a = solve_spd(grams[j], rhs[j], ridge, overwrite=ridge > 0)
-        grams[j] = None
-        coefs.append(a)
-        train_mse.append(max(0.0, yy - float(a @ rhs[j]) - ridge * float(a @ a)) / n)
-    return coefs, train_mse, time.perf_counter() - t_solve
+    with clock("solve"):
+        for j in range(len(maps)):
+            a = rfp_solve(grams[j], k, rhs[j], ridge)
+            grams[j] = None
+            coefs.append(a)
+            train_mse.append(max(0.0, yy - float(a @ rhs[j]) - ridge * float(a @ a)) / n)
+    return coefs, train_mse
 
 
-def _dual_blocks(F, train, cols, rows_vh, ubuf, work):
+def _dual_blocks(F, train, cols, rows_vh, ubuf, work, clock):
     """Yield ``(lo, hi, U[:, lo:hi])`` over neuron blocks (``U = vec H F^T``, all prompts)."""
     k, D = F.shape
     n = train.y.shape[0]
     for c0 in range(0, k, cols):
         c1 = min(k, c0 + cols)
         u = ubuf[: n * (c1 - c0)].reshape(n, c1 - c0)
-        for lo in range(0, n, rows_vh):
-            hi = min(n, lo + rows_vh)
-            preactivations(F[c0:c1], train.xq[lo:hi], train.h[lo:hi], out=u[lo:hi], work=work)
+        with clock("features"):
+            for lo in range(0, n, rows_vh):
+                hi = min(n, lo + rows_vh)
+                preactivations(F[c0:c1], train.xq[lo:hi], train.h[lo:hi], out=u[lo:hi],
+                               work=work)
         yield c0, c1, u
 
 
-def _fit_dual(maps, F, train, ridge, noise_base, chunk, scale):
+def _fit_dual(maps, F, train, ridge, noise_base, chunk, clock):
     """Dual fit (``k > n``): ``n x n`` Grams over neuron blocks, then ``a = Phi^T beta``."""
     k, D = F.shape
     y = train.y
     n = y.shape[0]
-    cols = chunk or default_rows(n)
-    rows_vh = default_rows(D)
-    grams = [np.zeros((n, n), order="F") for _ in maps]
+    cols = chunk or default_rows(n, lo=256, target=chunk_bytes(k, D))
+    rows_vh = default_rows(D, target=chunk_bytes(k, D))
+    grams = [np.zeros(n * (n + 1) // 2) for _ in maps]     # RFP storage
     noise = (NoiseField(noise_base, (n, k), axis=1) if any(fm.needs_noise for fm in maps)
              else None)
     ubuf, pbuf, work = np.empty(n * cols), np.empty(n * cols), np.empty(rows_vh * D)
@@ -444,45 +486,52 @@ def _fit_dual(maps, F, train, ridge, noise_base, chunk, scale):
     def noise_block(c0, c1):
         if noise is None:
             return None
-        return noise.slice(c0, c1, out=zbuf[: n * (c1 - c0)].reshape(n, c1 - c0))
+        with clock("noise"):
+            return noise.slice(c0, c1, out=zbuf[: n * (c1 - c0)].reshape(n, c1 - c0))
 
-    for c0, c1, u in _dual_blocks(F, train, cols, rows_vh, ubuf, work):
+    for c0, c1, u in _dual_blocks(F, train, cols, rows_vh, ubuf, work, clock):
         z = noise_block(c0, c1)
         for j, fm in enumerate(maps):
-            phi = _apply(fm, u, z, pbuf[: n * (c1 - c0)].reshape(n, c1 - c0), scale)
-            syrk_update(grams[j], phi, rows_are_samples=False)
-    t0 = time.perf_counter()
+            with clock("maps"):
+                phi = _apply(fm, u, z, pbuf[: n * (c1 - c0)].reshape(n, c1 - c0))
+            with clock("gram"):
+                sfrk_update(grams[j], phi, rows_are_samples=False)
     betas = []
-    for j in range(len(maps)):
-        betas.append(solve_spd(grams[j], y, ridge, overwrite=ridge > 0))
-        grams[j] = None
-    t_solve = time.perf_counter() - t0
+    with clock("solve"):
+        for j in range(len(maps)):
+            betas.append(rfp_solve(grams[j], n, y, ridge))
+            grams[j] = None
     coefs = [np.empty(k) for _ in maps]
-    for c0, c1, u in _dual_blocks(F, train, cols, rows_vh, ubuf, work):
+    for c0, c1, u in _dual_blocks(F, train, cols, rows_vh, ubuf, work, clock):
         z = noise_block(c0, c1)
         for j, fm in enumerate(maps):
-            phi = _apply(fm, u, z, pbuf[: n * (c1 - c0)].reshape(n, c1 - c0), scale)
-            coefs[j][c0:c1] = phi.T @ betas[j]
+            with clock("maps"):
+                phi = _apply(fm, u, z, pbuf[: n * (c1 - c0)].reshape(n, c1 - c0))
+            with clock("solve"):
+                coefs[j][c0:c1] = phi.T @ betas[j]
     train_mse = [ridge * ridge * float(b @ b) / n for b in betas]
-    return coefs, train_mse, t_solve
+    return coefs, train_mse
 
 
 # ----------------------------------------------------------------------------- testing
 
 
 def _test_errors(test: _TestSet, F, fitted, gammas: dict, noise: NoiseField | None, chunk,
-                 scale) -> dict:
+                 clock) -> dict:
     """Per-context mean squared errors of every model on one test set."""
     n_ctx, Q, d = test.xq.shape
     errs = {}
-    for name, gamma in gammas.items():
-        gh = test.h @ gamma.T                                   # (c, d): Gamma h
-        pred = np.einsum("iqa,ia->iq", test.xq, gh)
-        errs[name] = np.mean((test.y - pred) ** 2, axis=1)
+    with clock("predict"):
+        for name, gamma in gammas.items():
+            gh = test.h @ gamma.T                                   # (c, d): Gamma h
+            pred = np.einsum("iqa,ia->iq", test.xq, gh)
+            errs[name] = np.mean((test.y - pred) ** 2, axis=1)
     if not fitted:
         return errs
-    k = F.shape[0]
-    c_ctx = max(1, (chunk or default_rows(k)) // Q)
+    k, D = F.shape
+    cb = chunk_bytes(k, D)
+    c_ctx = max(1, chunk // Q) if chunk else max(TEST_MIN_CONTEXTS, default_rows(k, target=cb) // Q)
+    c_ctx = min(c_ctx, n_ctx)
     ubuf, pbuf = np.empty(c_ctx * Q * k), np.empty(c_ctx * Q * k)
     zbuf = np.empty(c_ctx * Q * k) if noise is not None else None
     for fm, _ in fitted:
@@ -490,15 +539,20 @@ def _test_errors(test: _TestSet, F, fitted, gammas: dict, noise: NoiseField | No
     for i0 in range(0, n_ctx, c_ctx):
         i1 = min(n_ctx, i0 + c_ctx)
         r = (i1 - i0) * Q
-        u = shared_context_preactivations(F, test.h[i0:i1], test.xq[i0:i1],
-                                          out=ubuf[: r * k].reshape(r, k))
-        z = (noise.slice(i0 * Q, i1 * Q, out=zbuf[: r * k].reshape(r, k))
-             if noise is not None else None)
+        # one feature evaluation per model and chunk: few, large kernel calls
+        with clock("features"):
+            u = shared_context_preactivations(F, test.h[i0:i1], test.xq[i0:i1],
+                                              out=ubuf[: r * k].reshape(r, k), block_bytes=cb)
+        with clock("noise"):
+            z = (noise.slice(i0 * Q, i1 * Q, out=zbuf[: r * k].reshape(r, k))
+                 if noise is not None else None)
         yq = test.y[i0:i1].reshape(-1)
         for fm, a in fitted:
-            phi = _apply(fm, u, z, pbuf[: r * k].reshape(r, k), scale)
-            res = yq - phi @ a
-            errs[fm.name][i0:i1] = np.mean((res * res).reshape(i1 - i0, Q), axis=1)
+            with clock("maps"):
+                phi = _apply(fm, u, z, pbuf[: r * k].reshape(r, k))
+            with clock("predict"):
+                res = yq - phi @ a
+                errs[fm.name][i0:i1] = np.mean((res * res).reshape(i1 - i0, Q), axis=1)
     return errs
 
 
@@ -536,7 +590,10 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
         linear transformer's), ``activation``, ``target``, ``n_test``, ``test_queries``,
         ``solver`` (``primal``/``dual``), ``q`` (``E y^2``, the zero predictor's error) and
         timings ``t_sample``, ``t_first_layer``, ``t_train`` (features and Grams),
-        ``t_solve``, ``t_test``, ``t_total`` (shared by all models of the run).
+        ``t_solve``, ``t_test``, ``t_total`` (shared by all models of the run), and the
+        random-features work split by kind: ``t_phase_features`` (``F vec H`` GEMMs, train and
+        test), ``t_phase_noise`` (Hermite noise), ``t_phase_maps`` (``sigma`` and Hermite
+        series), ``t_phase_gram`` (``dsfrk``), ``t_phase_solve``, ``t_phase_predict``.
 
     Raises
     ------
@@ -560,6 +617,7 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
     _, group = _memory_plan(sizes, len(maps), "linear" in names, n_ctx, Q, ridge,
                             opts["chunk"], opts["memory_budget"])
     timings = dict.fromkeys(("sample", "first_layer", "train", "solve", "test"), 0.0)
+    clock = _Clock()
 
     t0 = time.perf_counter()
     pool, train = _train_prompts(seed, sizes, target, rho, opts["y2_scale"])
@@ -584,13 +642,17 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
         F = sample_first_layer(stream(seed, "features"), k, D, t_norm)
         timings["first_layer"] = time.perf_counter() - t0
         base = stream(seed, "hermite_noise_train").bit_generator.seed_seq
-        scale = 1.0 / math.sqrt(k)
+        # phi = s / sqrt(k): (Phi^T Phi + lambda_bar I) a = Phi^T y  <=>
+        # (S^T S + k lambda_bar I) c = S^T y with a = sqrt(k) c and y_hat = Phi a = S c
+        ridge_s = k * ridge
         solver = "primal" if k <= n else "dual"
         fit = _fit_primal if solver == "primal" else _fit_dual
         for g0 in range(0, len(maps), group):
             chunk_maps = maps[g0:g0 + group]
             t0 = time.perf_counter()
-            coefs, mses, t_solve = fit(chunk_maps, F, train, ridge, base, opts["chunk"], scale)
+            solve0 = clock.t["solve"]
+            coefs, mses = fit(chunk_maps, F, train, ridge_s, base, opts["chunk"], clock)
+            t_solve = clock.t["solve"] - solve0
             timings["train"] += time.perf_counter() - t0 - t_solve
             timings["solve"] += t_solve
             fitted.extend(zip(chunk_maps, coefs, strict=True))
@@ -624,8 +686,7 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
     for key, (label, test) in enumerate(tests.items()):
         noise = (NoiseField(test_base, (n_ctx * Q, k), axis=0, key=(key,)) if need_noise
                  else None)
-        errs[label] = _test_errors(test, F, fitted, gammas, noise, opts["chunk"],
-                                   1.0 / math.sqrt(k) if k else 1.0)
+        errs[label] = _test_errors(test, F, fitted, gammas, noise, opts["chunk"], clock)
     timings["test"] = time.perf_counter() - t0
     if "idg" not in errs:
         errs["idg"] = errs["icl"]        # kappa = inf: IDG = ICL by definition
@@ -645,6 +706,7 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
     }
     timings["total"] = time.perf_counter() - t_start
     shared.update({f"t_{key}": float(v) for key, v in timings.items()})
+    shared.update({f"t_phase_{key}": float(v) for key, v in clock.t.items()})
     out = {}
     for name in names:
         r = {"model": name, **shared}

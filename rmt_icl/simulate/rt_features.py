@@ -36,12 +36,13 @@ import math
 import os
 
 import numpy as np
-from scipy.linalg import blas
+from scipy.linalg import lapack
 
 from rmt_icl._checks import check_int, check_positive
 from rmt_icl.errors import MemoryBudgetError
 
-#: target size in bytes of each chunk buffer (pre-activations, features, noise, vec H)
+#: largest target size in bytes of a chunk buffer (pre-activations, features, noise, vec H);
+#: see :func:`chunk_bytes`
 CHUNK_BYTES = 1 << 25
 #: rows (or columns) per independently seeded block of Hermite noise; fixed forever
 NOISE_BLOCK = 64
@@ -99,9 +100,20 @@ def check_memory(items: dict, budget: int, what: str) -> int:
     return total
 
 
-def default_rows(width: int, *, lo: int = 64, hi: int = 4096) -> int:
-    """Rows per chunk so that a ``rows x width`` float64 buffer is about :data:`CHUNK_BYTES`."""
-    return int(min(hi, max(lo, CHUNK_BYTES // (8 * max(1, width)))))
+def chunk_bytes(k: int, D: int) -> int:
+    """Target bytes per chunk buffer: ``F``'s size over 16, clipped to [1 MiB, CHUNK_BYTES].
+
+    Buffers stay a fraction of the unavoidable arrays (``F``, the Gram), while chunks stay large
+    enough for efficient GEMMs and few calls of the (parallel) elementwise kernels, whose
+    per-call latency dominates small chunks on a loaded machine.
+    """
+    return int(min(CHUNK_BYTES, max(1 << 20, 8 * k * D // 16)))
+
+
+def default_rows(width: int, *, lo: int = 64, hi: int = 4096,
+                 target: int = CHUNK_BYTES) -> int:
+    """Rows per chunk so that a ``rows x width`` float64 buffer is about ``target`` bytes."""
+    return int(min(hi, max(lo, target // (8 * max(1, width)))))
 
 
 # ----------------------------------------------------------------------------- F and u
@@ -203,6 +215,26 @@ def shared_context_preactivations(F: np.ndarray, h: np.ndarray, xq: np.ndarray, 
     return out
 
 
+def shared_context_blocks(F: np.ndarray, h: np.ndarray, xq: np.ndarray, *,
+                          block_bytes: int = CHUNK_BYTES):
+    """Neuron blocks of :func:`shared_context_preactivations`, without the full ``U``.
+
+    Yields ``(lo, hi, U_block)`` with ``U_block`` of shape ``(c * Q, hi - lo)`` (C order) for
+    the neurons ``lo:hi``; the blocks cover ``0:k`` in order. Used when the consumer is linear
+    over neurons (predictions ``sum_r phi_r a_r``), so that only one block is alive at a time.
+    """
+    c, Q, d = xq.shape
+    k = F.shape[0]
+    F3 = F.reshape(k * d, d + 1)
+    nb = int(min(k, max(1, block_bytes // (8 * c * d))))
+    work = np.empty(c * nb * d)
+    for lo in range(0, k, nb):
+        hi = min(k, lo + nb)
+        b = np.matmul(h, F3[lo * d: hi * d].T, out=work[: c * (hi - lo) * d].reshape(c, -1))
+        u = np.matmul(xq, b.reshape(c, hi - lo, d).transpose(0, 2, 1))   # (c, Q, hi - lo)
+        yield lo, hi, u.reshape(c * Q, hi - lo)
+
+
 # ----------------------------------------------------------------------------- noise
 
 
@@ -211,7 +243,8 @@ class NoiseField:
 
     Block ``b`` covers rows ``[b B, (b+1) B)`` (``axis = 0``) or columns (``axis = 1``), with
     ``B =`` :data:`NOISE_BLOCK`, and is drawn from ``SeedSequence(entropy,
-    spawn_key = base.spawn_key + key + (b,))``. Slices along ``axis`` are therefore identical
+    spawn_key = base.spawn_key + key + (b,))`` (SFC64 bit generator, the fastest of NumPy's for
+    normal variates). Slices along ``axis`` are therefore identical
     whatever the chunking.
 
     Parameters
@@ -241,7 +274,7 @@ class NoiseField:
             return self._cache[1]
         ss = np.random.SeedSequence(self.base.entropy,
                                     spawn_key=tuple(self.base.spawn_key) + self.key + (b,))
-        rng = np.random.Generator(np.random.PCG64(ss))
+        rng = np.random.Generator(np.random.SFC64(ss))
         length = self.shape[self.axis]
         size = min(NOISE_BLOCK, length - b * NOISE_BLOCK)
         other = self.shape[1 - self.axis]
@@ -269,21 +302,67 @@ class NoiseField:
 # ----------------------------------------------------------------------------- Gram
 
 
-def syrk_update(gram: np.ndarray, phi: np.ndarray, *, rows_are_samples: bool) -> np.ndarray:
-    """Accumulate the lower triangle of a Gram matrix in place with one ``dsyrk``.
+def rfp_diagonal(n: int) -> np.ndarray:
+    """Positions of the diagonal of an ``n x n`` symmetric matrix in LAPACK's rectangular full
+    packed (RFP) storage with ``transr='N'``, ``uplo='L'`` (``n (n+1)/2`` entries).
+
+    Even ``n = 2m``: the RFP array is ``(n+1) x m`` (column major); ``A[j, j]`` sits at
+    ``(j+1, j)`` for ``j < m`` and at ``(j-m, j-m)`` otherwise. Odd ``n = 2m+1``: ``n x (m+1)``;
+    ``(j, j)`` for ``j <= m`` and ``(j-m-1, j-m)`` otherwise.
+    """
+    j = np.arange(n)
+    m = n // 2
+    if n % 2 == 0:
+        return np.where(j < m, j * (n + 1) + j + 1, (j - m) * (n + 1) + (j - m))
+    return np.where(j <= m, j * n + j, (j - m) * n + (j - m - 1))
+
+
+def sfrk_update(gram: np.ndarray, phi: np.ndarray, *, rows_are_samples: bool) -> np.ndarray:
+    """Accumulate a Gram matrix held in RFP storage in place (LAPACK ``dsfrk``, Level 3).
 
     Parameters
     ----------
-    gram : ndarray, Fortran order
-        ``k x k`` (``rows_are_samples``: ``gram += phi^T phi``) or ``m x m``
-        (``gram += phi phi^T``). Only the lower triangle is meaningful.
+    gram : ndarray, shape (p (p+1) / 2,)
+        RFP storage (``transr='N'``, ``uplo='L'``) of the ``p x p`` Gram: ``p = k`` with
+        ``gram += phi^T phi`` (``rows_are_samples``) or ``p = m`` with ``gram += phi phi^T``.
     phi : ndarray, C order, shape (m, k)
-    rows_are_samples : bool
-        Which Gram to update (primal ``phi^T phi`` or dual ``phi phi^T``).
     """
-    a = phi.T  # Fortran view (k x m) of the C-ordered phi, no copy
-    trans = 0 if rows_are_samples else 1
-    out = blas.dsyrk(1.0, a, beta=1.0, c=gram, trans=trans, lower=1, overwrite_c=1)
-    if out is not gram:  # pragma: no cover - BLAS wrapper copied (non-Fortran gram)
+    m, k = phi.shape
+    a = phi.T  # Fortran view (k x m), no copy
+    p, depth, trans = (k, m, "N") if rows_are_samples else (m, k, "T")
+    out = lapack.dsfrk(p, depth, 1.0, a, 1.0, gram, transr="N", uplo="L", trans=trans,
+                       overwrite_c=1)
+    if out is not gram:  # pragma: no cover - wrapper copied
         gram[...] = out
     return gram
+
+
+def rfp_solve(gram: np.ndarray, p: int, rhs: np.ndarray, ridge: float) -> np.ndarray:
+    """Solve ``(G + ridge I) x = rhs`` for a PSD Gram ``G`` in RFP storage (``dpftrf/dpftrs``).
+
+    With ``ridge > 0`` the factorisation overwrites ``gram``. With ``ridge = 0`` a copy is
+    factorised, and if ``G`` is singular the minimum-norm solution is returned
+    (:func:`rmt_icl.simulate.ridge.solve_spd` on the unpacked matrix).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        ``G + ridge I`` numerically not positive definite although ``ridge > 0``.
+    """
+    a = gram if ridge > 0 else gram.copy()
+    a[rfp_diagonal(p)] += ridge
+    chol, info = lapack.dpftrf(p, a, transr="N", uplo="L", overwrite_a=1)
+    if info == 0:
+        x, info = lapack.dpftrs(p, chol, np.asarray(rhs, dtype=np.float64).reshape(p, -1),
+                                transr="N", uplo="L")
+        if info == 0:
+            return x.reshape(np.shape(rhs))
+    if ridge > 0:
+        raise np.linalg.LinAlgError(
+            f"Gram + ridge I is not numerically positive definite (ridge={ridge}, LAPACK "
+            f"info={info}); increase the ridge")
+    from rmt_icl.simulate.ridge import solve_spd
+
+    full, _ = lapack.dtfttr(p, gram, transr="N", uplo="L")
+    full = np.tril(full) + np.tril(full, -1).T
+    return solve_spd(full, rhs, 0.0)
