@@ -80,12 +80,18 @@ def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None
     curves_c = {lam: linear_attention_icl_error(tau_c, ALPHA_C, math.inf, RHO, lam)
                 for lam in RIDGES_C}
     gaps = [max_gap_se(tab_ab, ("icl", "idg")), max_gap_se(tab_c, ("icl",))]
+    # away from the peak: the finite-d threshold is n = d(d+1), i.e. tau = 1 + 1/d, so the
+    # points with |tau - 1| <= 0.15 and tiny lambda are not comparable with the d = inf curve
+    off = [max_gap_se(tab_ab[(tab_ab["tau"] - 1).abs() > 0.2], ("icl", "idg")),
+           max_gap_se(tab_c[((tab_c["tau"] - 1).abs() > 0.2) | (tab_c["ridge"] >= 0.1)],
+                      ("icl",))]
     rel = np.concatenate([relative_gap(tab_ab, "icl"), relative_gap(tab_ab, "idg"),
                           relative_gap(tab_c, "icl")])
     return {
         "comparison": "e_ICL, e_IDG vs tau (kappa=0.5, 3 alphas) and e_ICL vs tau for 3 "
                       "ridges (kappa=inf): theory vs simulation",
         "max_gap_se": max((g for g in gaps if g is not None), default=None),
+        "max_gap_se_off_peak": max((g for g in off if g is not None), default=None),
         "max_rel_gap": float(np.nanmax(np.abs(rel))),
         "sizes": sizes_text(cfg["d"], cfg["runs"]),
         "d": cfg["d"], "runs": cfg["runs"],
@@ -155,7 +161,8 @@ def main(argv=None) -> int:
     results = compute(quick=not args.full, backend=args.backend)
     paths = save_figure(draw(results), Path(args.out) / NAME)
     print(f"{results['sizes']}: {results['seconds']:.1f} s; max |sim - theory| = "
-          f"{results['max_gap_se']:.2f} SE, max relative gap {results['max_rel_gap']:.3f}")
+          f"{results['max_gap_se']:.2f} SE ({results['max_gap_se_off_peak']:.2f} SE away from "
+          f"tau ~ 1 with tiny ridge), max relative gap {results['max_rel_gap']:.3f}")
     print("wrote", ", ".join(str(p) for p in paths))
     return 0
 
