@@ -289,6 +289,26 @@ def test_memory_checked_before_allocating():
     assert issubclass(MemoryBudgetError, ValueError)
 
 
+def test_models_fitted_in_groups_when_grams_do_not_fit_together():
+    """A budget for one Gram at a time gives one training pass per model, same numbers."""
+    from rmt_icl.simulate.random_transformer import _memory_plan, parse_rt_params
+
+    models = ("rt", "hermite:2", "hermite:4")
+    ref = simulate_models(BASE, 6, models)
+    _, sizes, opts = parse_rt_params(BASE)
+    n_ctx = -(-opts["n_test"] // opts["test_queries"])
+    items, group = _memory_plan(sizes, 3, False, n_ctx, opts["test_queries"], BASE["ridge"],
+                                None, 1 << 40)
+    assert group == 3
+    grams = next(v for key, v in items.items() if key.startswith("Grams"))
+    budget = sum(items.values()) - grams + 1.5 * grams / 3
+    assert _memory_plan(sizes, 3, False, n_ctx, opts["test_queries"], BASE["ridge"], None,
+                        int(budget))[1] == 1
+    grouped = simulate_models({**BASE, "memory_budget": budget}, 6, models)
+    for m in models:
+        assert grouped[m]["icl"] == pytest.approx(ref[m]["icl"], rel=1e-12)
+
+
 def test_stream_roles_used_for_common_random_numbers():
     # the Hermite noise fields come from their own roles, so adding a Hermite model to a run
     # leaves the RT untouched

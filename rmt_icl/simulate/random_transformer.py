@@ -24,6 +24,11 @@ Phi^T y`` with ``Phi`` the ``n x k`` matrix of ``phi = sigma(u)/sqrt(k)``; the p
 same ``lambda_bar`` (:func:`~rmt_icl.simulate.normalisation.ridge_la_from_bar`) -- unless the
 parameter ``ridge_la`` (Lu's units, penalty ``(n/d) lambda_LA ||Gamma||_F^2``) is given.
 
+Internally the features are left unscaled, ``S = sigma(U) = sqrt(k) Phi``, and the equivalent
+problem ``(S^T S + k lambda_bar I) c = S^T y`` (dual: ``(S S^T + k lambda_bar I) beta = y``,
+``c = S^T beta``) is solved, with ``a = sqrt(k) c`` and ``y_hat = Phi a = S c``: identical
+estimator, one pass fewer over every feature chunk.
+
 Data
 ----
 ``x ~ N(0, I_d/d)``, normalised tasks ``||w|| = sqrt(d)``, ``y = g(s) + eps``,
@@ -48,6 +53,14 @@ added by averaging runs. For ``kappa = inf`` the pretraining task law *is* the I
 IDG = ICL by definition (as in the linear-attention simulator). For the linear transformer
 with a linear target the exact errors of the fitted ``Gamma`` are reported too
 (``icl_exact``, ``idg_exact``).
+
+Finite-d behaviour (measured with this module; see the tests)
+-------------------------------------------------------------
+At small ``d`` the Hermite model is *not* the RT: pre-activations are a Gaussian scale mixture
+(``v = ||vec H||^2 / t`` fluctuates by O(d^{-1/2})), and for ``sigma = tanh``, tanh target,
+``lambda_bar = 0.2``, ``alpha = tau = 2``, ``psi = 0.5`` the paired gap ``e_Herm(3) - e_RT`` is
+0.015, 0.013, 0.008, 0.005 (+- 0.001-0.002) at d = 12, 16, 24, 32, shrinking roughly like
+1/d. With relu and ``lambda_bar = 1`` at d = 12 the degree-4 model is within one paired SE.
 
 Cost and memory
 ---------------
@@ -585,7 +598,8 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
         ``rt`` is run too, the paired differences on the same test queries ``icl_minus_rt``,
         ``idg_minus_rt`` with ``icl_minus_rt_se_test``, ``idg_minus_rt_se_test``;
         ``train_mse``; the Hermite ``degree``, ``c_star`` (NaN otherwise); and the shared
-        ``model``, ``d, ell, K, n, k, D, reuse``, realised ratios, ``t``, ``normalisation``,
+        ``model``, ``d, ell, K, n, k, D, reuse``, realised ratios, ``t`` (and ``se_t``, its
+        standard error when estimated from the training prompts), ``normalisation``,
         ``y2_scale``, ``ridge_bar``, ``ridge_paper`` (``lambda_bar / n``), ``ridge_la`` (the
         linear transformer's), ``activation``, ``target``, ``n_test``, ``test_queries``,
         ``solver`` (``primal``/``dual``), ``q`` (``E y^2``, the zero predictor's error) and
@@ -630,8 +644,9 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
 
     if opts["normalisation"] == "analytic":
         t_norm = t_analytic(d, sizes.ell, target, rho, y2_scale=opts["y2_scale"])
+        t_se = math.nan
     else:
-        t_norm = t_estimate(train.xq, train.h)[0]
+        t_norm, t_se = t_estimate(train.xq, train.h)
 
     F = None
     fitted: list = []
@@ -696,7 +711,7 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
         "d": d, "ell": sizes.ell, "K": sizes.K, "n": n, "k": k, "D": D, "reuse": sizes.reuse,
         "alpha_realised": sizes.alpha, "tau_realised": sizes.tau,
         "kappa_realised": sizes.kappa, "width_ratio_realised": (k / n if k else None),
-        "t": float(t_norm), "normalisation": opts["normalisation"],
+        "t": float(t_norm), "se_t": float(t_se), "normalisation": opts["normalisation"],
         "y2_scale": opts["y2_scale"], "ridge_bar": ridge, "ridge_paper": ridge_paper(ridge, n),
         "ridge_la": float(ridge_la), "rho": rho,
         "activation": getattr(maps[0].activation, "name", str(opts["activation"])) if maps
