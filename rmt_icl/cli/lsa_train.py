@@ -89,6 +89,12 @@ def run(args) -> int:
         "test_prompts": ev.n_prompts,
         "learning_curve": {"step": res.curve_steps, "train_loss": res.curve_loss},
     }
+    if rel > 0.1:
+        out["warning"] = (
+            f"Gamma_eff is {rel:.1%} from Gamma*; with anisotropic covariates a fully random "
+            "start can stall where p_x q_yx^T carries the large-variance direction (see "
+            "docs/theory/one_step_gd.md): try --init zfb, more --steps or another --lr"
+        )
     if args.json:
         print_json(out)
         return 0
@@ -102,4 +108,6 @@ def run(args) -> int:
          ["diag Gamma_eff", np.array2string(np.diag(res.gamma_eff), precision=4)],
          ["diag Gamma*", np.array2string(np.diag(gamma_star), precision=4)]],
     )
+    if "warning" in out:
+        print("warning: " + out["warning"])
     return 0
