@@ -39,8 +39,10 @@ the degree-``p+1`` model equals the degree-``p`` one (same coefficients, same re
 
 The criterion "the gap shrinks with d" (:func:`shrink_verdict`)
 ----------------------------------------------------------------
-With ``g_i = |Delta_p(d_i)|``, ``s_i = SE_p(d_i)`` and "resolved" meaning ``g_i > z s_i``
-(``z = 2``):
+With ``g_i = |Delta_p(d_i)|``, ``s_i = SE_p(d_i)`` from ``R_i`` runs, and "resolved" meaning
+``g_i > c_i s_i`` with ``c_i`` the Student-t quantile (``R_i - 1`` degrees of freedom) at the
+one-sided level of ``z = 2`` (:func:`resolve_threshold`: 4.53 for 3 runs, 3.31 for 4, 2.32 for
+10, -> 2 for many; the SE of a few runs is itself uncertain):
 
 * slope: weighted least squares of ``log max(g_i, s_i)`` on ``log d_i`` with weights
   ``(max(g_i, s_i) / s_i)^2`` (delta method; an unresolved gap is floored at its SE and gets
@@ -64,6 +66,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +88,7 @@ __all__ = [
     "gap_table",
     "loglog_fit",
     "shrink_verdict",
+    "resolve_threshold",
     "find_p0",
     "run_study",
     "study_store",
@@ -98,11 +102,12 @@ FULL_DS = (16, 24, 32, 48, 64, 80, 96)
 DEFAULT_PATH = {"alpha": 2.0, "tau": 2.0, "width_ratio": 0.5, "kappa": math.inf, "rho": 1e-4,
                 "ridge": 0.2, "y2_scale": 1.0}
 #: runs per d when not given: many at small d (cheap, noisy), few at large d (costly, quiet)
-_RUNS = {16: 16, 24: 10, 32: 8, 48: 4, 64: 3, 80: 3, 96: 2}
+_RUNS = {16: 16, 24: 10, 32: 8, 48: 6, 64: 4, 80: 3, 96: 2}
 #: z-score for "resolved" and "significant"
 Z = 2.0
 #: the sweep model name of :func:`equivalence_point`
 MODEL = "rt-equivalence"
+_BLOCK = re.compile(r"^rep(\d+)-(\d+)$")
 
 
 def default_runs(d: int) -> int:
@@ -153,7 +158,9 @@ def equivalence_point(params: dict, seed) -> dict:
         The point parameters of :func:`rmt_icl.simulate.random_transformer.parse_rt_params`
         (``d, alpha, tau, width_ratio`` or ``width_d2``, ``kappa, rho, ridge`` = ``lambda_bar``,
         ``activation, target, y2_scale, n_test``, ...) plus the optional ``max_degree``
-        (integer in [1, 12], default 6).
+        (integer in [1, 12], default 6) and ``replicate`` (integer >= 0; it only enters the
+        run's seed through the sweep's parameter hash: the study runs replicate ``r`` as a
+        point of its own, so that adding replicates never changes the old ones).
     seed : numpy.random.SeedSequence or int
         The run's seed.
 
@@ -172,6 +179,7 @@ def equivalence_point(params: dict, seed) -> dict:
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict, got {type(params).__name__}")
     params = dict(params)
+    check_int("replicate", params.pop("replicate", 0), minimum=0)
     pmax = check_int("max_degree", params.pop("max_degree", 6), minimum=1, maximum=12)
     params.pop("degree", None)
     degrees = list(range(1, pmax + 1))
@@ -248,13 +256,56 @@ def _config(activation, target, path: dict) -> dict:
     return cfg
 
 
-def study_store(store, cfg: dict, d: int, runs: int) -> Path:
-    """Store folder of one ``(configuration, d, runs)``:
-    ``<store>/<activation>-<target>-<8 hex of the configuration>/d<d>-r<runs>``."""
+def study_store(store, cfg: dict, d: int, seed: int = 0) -> Path:
+    """Folder of the stores of one ``(configuration, d, seed)``:
+    ``<store>/<activation>-<target>-<8 hex of the configuration>/d<d>-s<seed>``; it holds one sweep
+    store per block of replicates, ``rep<a>-<b>`` for replicates ``a <= r < b``."""
     blob = json.dumps({k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v)
                        for k, v in sorted(cfg.items())}, sort_keys=True)
     tag = hashlib.sha256(blob.encode()).hexdigest()[:8]
-    return Path(store) / f"{cfg['activation']}-{cfg['target']}-{tag}" / f"d{d}-r{runs}"
+    return Path(store) / f"{cfg['activation']}-{cfg['target']}-{tag}" / f"d{d}-s{seed}"
+
+
+def _blocks(folder: Path) -> list[tuple[int, int]]:
+    """Existing replicate blocks ``(a, b)`` under ``folder``, sorted."""
+    out = []
+    if folder.is_dir():
+        for sub in folder.iterdir():
+            m = _BLOCK.match(sub.name)
+            if m and sub.is_dir():
+                out.append((int(m.group(1)), int(m.group(2))))
+    return sorted(out)
+
+
+def _replicates(cfg: dict, d: int, runs: int, *, seed, store, backend, workers,
+                progress) -> pd.DataFrame:
+    """Replicates ``0..runs-1`` at ``d``: complete (resume) the existing blocks that start below
+    ``runs``, then compute the missing replicates as one new block."""
+    from rmt_icl.sweep import sweep
+
+    folder = study_store(store, cfg, d, seed)
+    frames, end = [], 0
+    todo = []
+    for a, b in _blocks(folder):
+        if a != end or a >= runs:
+            break
+        todo.append((a, b))
+        end = b
+    if end < runs:
+        todo.append((end, runs))
+    for a, b in todo:
+        spec = {"name": f"rt-equivalence {cfg['activation']}/{cfg['target']} d={d} "
+                        f"replicates {a}..{b - 1}",
+                "model": MODEL, "seed": seed, "runs": 1,
+                "points": [{"d": d, "replicate": r, **cfg} for r in range(a, b)]}
+        df = sweep(spec, store=folder / f"rep{a}-{b}", backend=backend, workers=workers,
+                   progress=progress)
+        bad = df[df["status"] != "ok"]
+        if len(bad):
+            raise RuntimeError(f"{len(bad)} run(s) at d={d} failed, e.g. "
+                               f"{bad['error'].iloc[0]}; re-run to retry")
+        frames.append(df[df["replicate"] < runs])
+    return pd.concat(frames, ignore_index=True)
 
 
 @dataclass
@@ -322,8 +373,6 @@ def run_study(activation: str = "relu", target: str = "tanh", *, ds=DEFAULT_DS, 
     -------
     StudyResult
     """
-    from rmt_icl.sweep import sweep
-
     ds = sorted({check_int("d", d, minimum=2) for d in ds})
     if len(ds) < 2:
         raise ValueError(f"ds must hold at least 2 distinct dimensions >= 2, got {ds}")
@@ -335,20 +384,14 @@ def run_study(activation: str = "relu", target: str = "tanh", *, ds=DEFAULT_DS, 
         r_d = runs.get(d, default_runs(d)) if isinstance(runs, dict) else (
             default_runs(d) if runs is None else runs)
         r_d = check_int("runs", r_d, minimum=2)
-        spec = {"name": f"rt-equivalence {cfg['activation']}/{cfg['target']} d={d}",
-                "model": MODEL, "seed": seed, "runs": r_d, "params": {"d": d, **cfg}}
-        df = sweep(spec, store=study_store(store, cfg, d, r_d), backend=backend,
-                   workers=workers, progress=progress)
-        bad = df[df["status"] != "ok"]
-        if len(bad):
-            raise RuntimeError(f"{len(bad)} run(s) at d={d} failed, e.g. "
-                               f"{bad['error'].iloc[0]}; re-run to retry")
-        frames.append(df)
+        frames.append(_replicates(cfg, d, r_d, seed=seed, store=store, backend=backend,
+                                  workers=workers, progress=progress))
     df = pd.concat(frames, ignore_index=True)
     table = gap_table(df)
     degrees = sorted(int(c[len("diff_herm"):]) for c in df.columns
                      if c.startswith("diff_herm") and c[len("diff_herm"):].isdigit())
-    verdicts = {p: shrink_verdict(table["d"], table[f"delta{p}"], table[f"delta{p}_se"], z=z)
+    verdicts = {p: shrink_verdict(table["d"], table[f"delta{p}"], table[f"delta{p}_se"], z=z,
+                                  runs=table["runs"])
                 for p in degrees}
     return StudyResult(config=cfg, runs=df, table=table, verdicts=verdicts,
                        p0=find_p0(verdicts))
@@ -427,7 +470,26 @@ def loglog_fit(ds, gaps, ses) -> tuple[float, float, float]:
     return float(coef[0]), b, se_b
 
 
-def shrink_verdict(ds, deltas, ses, *, z: float = Z) -> dict:
+def resolve_threshold(runs, z: float = Z) -> np.ndarray:
+    """Threshold ``c`` in SE units for "resolved" (``|Delta| > c SE``) with ``R`` runs.
+
+    ``c = F_t^{-1}(Phi(z); R - 1)``: the Student-t quantile (``R - 1`` degrees of freedom) at
+    the one-sided level of ``z`` under the normal law, since the SE is itself estimated from
+    ``R`` runs. ``c -> z`` as ``R -> inf``; for ``z = 2`` it is 4.53, 3.31, 2.65, 2.43, 2.32,
+    2.18 at ``R`` = 3, 4, 6, 8, 10, 16. ``runs=None`` gives ``z``.
+    """
+    from scipy import stats
+
+    z = float(check_positive("z", z))
+    if runs is None:
+        return np.asarray(z)
+    r = np.asarray(runs, dtype=np.float64)
+    if np.any(r < 2):
+        raise ValueError(f"runs must be >= 2 per d (a paired SE needs 2 runs), got {runs!r}")
+    return stats.t.ppf(stats.norm.cdf(z), r - 1.0)
+
+
+def shrink_verdict(ds, deltas, ses, *, z: float = Z, runs=None) -> dict:
     """Does the gap ``|Delta(d)|`` shrink with ``d``? (criterion of the module docstring)
 
     Parameters
@@ -437,14 +499,18 @@ def shrink_verdict(ds, deltas, ses, *, z: float = Z) -> dict:
     deltas, ses : sequences of float
         Mean paired differences and their standard errors (> 0, finite).
     z : float
-        z-score for "resolved" (``|Delta| > z SE``) and "significant" (``|b| > z SE_b``).
+        z-score for "resolved" (``|Delta| > c SE``, ``c`` from :func:`resolve_threshold`)
+        and "significant" (``|b| > z SE_b``).
+    runs : sequence of int, optional
+        Runs behind each SE; the "resolved" threshold is then the Student-t quantile of
+        :func:`resolve_threshold` (default: ``z`` itself, for SEs known exactly).
 
     Returns
     -------
     dict
         ``verdict`` (``"shrinks"``, ``"zero"``, ``"grows"``, ``"does not shrink"``),
         ``slope``, ``slope_se``, ``intercept`` (:func:`loglog_fit`), ``resolved`` (list of
-        bool per d, ascending d), ``z``.
+        bool per d, ascending d), ``threshold`` (per d, in SE units), ``z``.
 
     Raises
     ------
@@ -461,10 +527,11 @@ def shrink_verdict(ds, deltas, ses, *, z: float = Z) -> dict:
     if np.any(~np.isfinite(delta)):
         raise ValueError("deltas must be finite")
     z = float(check_positive("z", z))
+    thr = np.broadcast_to(resolve_threshold(runs, z), d.shape).astype(np.float64)
     order = np.argsort(d)
-    d, delta, s = d[order], delta[order], s[order]
+    d, delta, s, thr = d[order], delta[order], s[order], thr[order]
     g = np.abs(delta)
-    resolved = g > z * s
+    resolved = g > thr * s
     a, b, se_b = loglog_fit(d, g, s)
     if not resolved.any():
         verdict = "zero"
@@ -475,7 +542,8 @@ def shrink_verdict(ds, deltas, ses, *, z: float = Z) -> dict:
     else:
         verdict = "does not shrink"
     return {"verdict": verdict, "slope": b, "slope_se": se_b, "intercept": a,
-            "resolved": [bool(x) for x in resolved], "z": z}
+            "resolved": [bool(x) for x in resolved], "threshold": [float(x) for x in thr],
+            "z": z}
 
 
 def find_p0(verdicts: dict) -> dict:

@@ -19,6 +19,7 @@ from rmt_icl.equivalence import (
     loglog_fit,
     paired_point,
     paired_summary,
+    resolve_threshold,
     run_study,
     shrink_verdict,
 )
@@ -113,11 +114,18 @@ def test_study_resumes_from_store(study):
     assert list(again.runs["started_utc"]) == list(res.runs["started_utc"])
     np.testing.assert_array_equal(again.runs["icl_herm2"], res.runs["icl_herm2"])
     # more runs: a new store per (d, runs), whose first runs reproduce the old numbers
+    # more runs: only the new replicate is computed (a new block), the old ones are read back
     more = run_study("relu", "tanh", ds=(5, 7), runs=4, store=store, backend="serial", **TINY)
     for d in (5, 7):
-        old = res.runs[res.runs["out_d"] == d].sort_values("run")["icl_rt"].to_numpy()
-        new = more.runs[more.runs["out_d"] == d].sort_values("run")["icl_rt"].to_numpy()
-        np.testing.assert_array_equal(new[:3], old)
+        old = res.runs[res.runs["out_d"] == d].sort_values("replicate")
+        new = more.runs[more.runs["out_d"] == d].sort_values("replicate")
+        assert list(new["replicate"]) == [0, 1, 2, 3]
+        np.testing.assert_array_equal(new["icl_rt"].to_numpy()[:3], old["icl_rt"].to_numpy())
+        assert list(new["started_utc"])[:3] == list(old["started_utc"])
+    # fewer runs: read from the existing block, nothing new
+    fewer = run_study("relu", "tanh", ds=(5, 7), runs=2, store=store, backend="serial", **TINY)
+    assert sorted(fewer.runs["replicate"].unique()) == [0, 1]
+    assert set(fewer.runs["started_utc"]) <= set(more.runs["started_utc"])
 
 
 def test_study_rejects_bad_input(tmp_path):
@@ -172,6 +180,18 @@ def test_slope_se_from_monte_carlo_differences():
         _, b, se_b = loglog_fit(DS, np.abs(means), ses)
         hits += abs(b + 1.0) <= 3 * se_b
     assert hits >= 18
+
+
+def test_few_runs_raise_the_resolution_threshold():
+    # |Delta| = 3 SE is resolved with a known SE, but not with an SE from 3 runs (t, 2 dof)
+    c = resolve_threshold([3, 4, 1000])
+    assert c[0] == pytest.approx(4.5265, abs=1e-3) and c[1] == pytest.approx(3.3068, abs=1e-3)
+    assert c[2] == pytest.approx(2.0, abs=0.01)
+    ds, se = [16, 64], [0.001, 0.001]
+    assert shrink_verdict(ds, [0.003, 0.003], se)["verdict"] == "does not shrink"
+    assert shrink_verdict(ds, [0.003, 0.003], se, runs=[3, 3])["verdict"] == "zero"
+    with pytest.raises(ValueError, match="runs"):
+        resolve_threshold([1, 3])
 
 
 def test_verdict_input_checks():

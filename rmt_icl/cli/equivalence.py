@@ -41,7 +41,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-test", type=int, default=None,
                    help="test queries per run (default max(4000, n))")
     p.add_argument("--runs", type=int, default=None,
-                   help="runs per d (>= 2; default 16 at d=16 down to 3 at d=64)")
+                   help="runs per d (>= 2; default 16 at d=16 down to 4 at d=64)")
     p.add_argument("--seed", type=int, default=0, help="seed >= 0 (default 0)")
     p.add_argument("--d", type=int, nargs="+", default=None, help="dimensions (default "
                    "16 24 32 48 64; --full adds 80 96)")
@@ -113,7 +113,8 @@ def run(args) -> int:
     print_table(["d"] + [f"p={p}" for p in degrees] + ["linear-RT"],
                 [[int(r.d)] + [_fmt_delta(r[f"delta{p}"], r[f"delta{p}_se"]) for p in degrees]
                  + [_fmt_delta(r.lin_minus_rt, r.lin_minus_rt_se)] for _, r in tab.iterrows()])
-    print("\nverdicts (log-log slope of |gap| vs d ± SE; resolved = |gap| > 2 SE)")
+    print("\nverdicts (log-log slope of |gap| vs d ± SE; resolved: |gap| > c SE, c = Student-t "
+          "quantile of z = 2 for the runs at that d)")
     print_table(["p", "slope", "resolved per d", "verdict"],
                 [[p, _fmt_delta(v["slope"], v["slope_se"]),
                   "".join("x" if x else "." for x in v["resolved"]), v["verdict"]]
