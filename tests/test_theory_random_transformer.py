@@ -50,10 +50,12 @@ def test_lazy_export():
     assert theory.random_transformer_icl_error is rt
 
 
-@pytest.mark.parametrize("act, tgt", [("relu", "linear"), ("tanh", "linear"),
-                                      ("identity", "relu"), ("identity", "tanh")])
-def test_unsupported_models_raise(act, tgt):
-    with pytest.raises(NotImplementedError, match="identity.*linear"):
+@pytest.mark.parametrize("act, tgt, match", [
+    ("relu", "linear", "identity"), ("tanh", "linear", "identity"),
+    ("identity", "relu", "linear"), ("identity", "tanh", "linear"),
+])
+def test_unsupported_models_raise(act, tgt, match):
+    with pytest.raises(NotImplementedError, match=match):
         rt(act, tgt, 2.0, 2.0, np.inf, 1.0, 0.1, 1e-2)
 
 
@@ -321,5 +323,185 @@ def test_identity_rt_monte_carlo_paired(point):
 def test_identity_rt_gap_vs_d(point):
     for d in (16, 24, 32, 48):
         res = _paired_study(d, 6, point, seed=12)
+        assert abs(res["paired_gap"]) <= 3.0 * res["paired_se"] + PAIRED_ALLOWANCE_TIMES_D / d
+        assert abs(res["full_gap"]) <= 3.0 * res["full_se"] + FULL_ALLOWANCE_TIMES_D / d
+
+
+# ==============================================================================================
+# step 2: the Gaussian-equivalent (p = 1) model, model="hermite1"
+# ==============================================================================================
+def _hermite1(act):
+    from rmt_icl.hermite import hermite_coefficients, hermite_residual
+
+    c0, c1 = (float(c) for c in hermite_coefficients(act, 1))
+    return c0, c1, float(hermite_residual(act, 1)) ** 2
+
+
+def test_p1_model_selection_and_errors():
+    with pytest.raises(NotImplementedError, match="hermite1"):
+        rt("tanh", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1)  # model="rt" needs identity
+    with pytest.raises(ValueError, match="model"):
+        rt("tanh", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="p5")
+    with pytest.raises(ValueError, match="activation"):
+        rt("nope", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="hermite1")
+    with pytest.raises(NotImplementedError, match="target"):
+        rt("relu", "tanh", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="hermite1")
+    # identity: both models are the same object
+    a = rt("identity", "linear", 2.0, 0.5, 1.5, 2.0, 0.1, 0.1)
+    assert rt("identity", "linear", 2.0, 0.5, 1.5, 2.0, 0.1, 0.1, model="hermite1") == a
+
+
+@pytest.mark.parametrize("kappa", [np.inf, 1.5])
+def test_p1_general_path_reduces_to_identity(kappa):
+    """The p = 1 solver with mu1 = 1 and mu*^2 -> 0 reproduces the step-1 equivalent."""
+    args = [np.atleast_1d(np.float64(x)) for x in (2.0, 0.7, kappa, 1.5, 0.2, 0.05, 1.6)]
+    p1 = rtm._p1_flat(*args, 1.0, 1e-13)
+    ident = rtm._aux_flat(*args)
+    assert p1.error[0] == pytest.approx(ident.error[0], rel=1e-9)
+    assert p1.lambda_la_effective[0] == pytest.approx(ident.lambda_la_effective[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "erf"])
+def test_p1_limits(act):
+    _, mu1, mus2 = _hermite1(act)
+    alpha, tau, rho, ridge = 2.0, 2.0, 0.1, 0.5
+    s = 1.0 + (1.0 + rho) / alpha
+    # psi -> inf: ridge on vec H with lambda_bar -> lambda_bar + mu*^2, rescaled by mu1^2
+    la = linear_attention_icl_error(tau, alpha, np.inf, rho, s * (ridge + mus2) / (tau * mu1**2))
+    e = rt(act, "linear", alpha, tau, np.inf, [1e2, 1e4, np.inf], rho, ridge, model="hermite1")
+    assert e[-1] == pytest.approx(la, rel=1e-9)
+    assert abs(e[1] - la) < 0.02 * abs(e[0] - la)
+    # ridge -> inf: the zero predictor
+    big = rt(act, "linear", alpha, [0.5, 2.0], np.inf, [0.5, 3.0], rho, 1e9, model="hermite1")
+    np.testing.assert_allclose(big, 1.0 + rho, atol=1e-6)
+
+
+@pytest.mark.parametrize("tau", [0.5, 2.0])
+def test_p1_peak_at_k_equals_n(tau):
+    """With mu* > 0 the kernel has full rank n, so the small-ridge peak is at k = n (psi = 1)."""
+    psis = np.linspace(0.2, 3.0, 561)
+    for act in ("tanh", "relu"):
+        e = rt(act, "linear", 2.0, tau, np.inf, psis, 0.1, 1e-9, model="hermite1")
+        i = int(np.argmax(e))
+        assert abs(psis[i] - 1.0) <= 1.5 * (psis[1] - psis[0])
+        assert e[i] > 100.0 * max(e[0], e[-1])
+
+
+def conditional_check_p1(d, tau, psi, ridge, mu1, mus2, n_sketch, seed=4, alpha=2.0, rho=0.1):
+    """p = 1 model, data fixed: MC over (F, z) vs the finite-d conditional equivalent.
+
+    Augmented design X~ = [mu1 X/sqrt(t), mu* I_n], kernel K = mu1^2 X X^T/t + mu*^2 I:
+    ``E e ~ e_LA(Gamma) + gamma ||beta~||^2 + mu*^2 ||beta~||^2/(k - df2)`` (docs section 5.1).
+    """
+    sz, _, _, t, ss = _vec_h_data(d, alpha, tau, np.inf, rho, seed, 0)
+    p = sample_prompts(stream(ss, "train"), sz.n, d, sz.ell, "linear", rho)  # same prompts
+    X = (p.xq[:, :, None] * p.h[:, None, :]).reshape(sz.n, -1)
+    y = p.y
+    n, D = sz.n, sz.D
+    k = max(1, int(math.floor(psi * n + 0.5)))
+    g, V = np.linalg.eigh(X @ X.T / t)
+    kd = mu1**2 * np.maximum(g, 0.0) + mus2
+    mu = brentq(lambda m: m * (1.0 - np.sum(kd / (kd + m)) / k) - ridge, ridge,
+                1e6 * (ridge + kd.max()), xtol=1e-15, rtol=1e-14)
+    rk = V @ ((V.T @ y) / (kd + mu))
+    b_d = (mu1 / math.sqrt(t)) * (X.T @ rk)
+    b_n = math.sqrt(mus2) * rk
+    gamma_lin = (mu1 / math.sqrt(t)) * b_d
+    nb = b_d @ b_d + b_n @ b_n
+    df2 = np.sum(kd**2 / (kd + mu) ** 2)
+    ell = sz.ell
+    w_main = ((1.0 + rho) * d / ell + 1.0 + 1.0 / ell) / d
+    w_last = (1.0 + rho) ** 2 * (1.0 + 2.0 / ell) / d
+    qd = np.tile(np.r_[np.full(d, w_main), w_last], d) * mu1**2 / t
+    cdiag = np.einsum("ij,ij->j", V, ((X * qd) @ X.T) @ V)
+    f = (qd.sum() - (mu1**2 / t) * np.sum(cdiag / (kd + mu))) / mu  # tr[Q' (A~+mu)^-1]
+    minus_df = f / mu - (mu1**2 / t) * np.sum(cdiag / (kd + mu) ** 2) / mu  # tr[Q'(A~+mu)^-2]
+    gamma = mu**2 * minus_df / k / (1.0 - df2 / k)
+    pred = _exact_error(gamma_lin, sz, rho) + gamma * nb + mus2 * nb / (k - df2)
+    rng = stream(ss, "features")
+    errs = []
+    for _ in range(n_sketch):
+        S = rng.standard_normal((D, k)) / math.sqrt(t * k)
+        Phi = mu1 * (X @ S) + math.sqrt(mus2 / k) * rng.standard_normal((n, k))
+        if k <= n:
+            a = np.linalg.solve(Phi.T @ Phi + ridge * np.eye(k), Phi.T @ y)
+        else:
+            a = Phi.T @ np.linalg.solve(Phi @ Phi.T + ridge * np.eye(n), y)
+        errs.append(_exact_error(mu1 * (S @ a), sz, rho) + mus2 * (a @ a) / k)
+    errs = np.array(errs)
+    return errs.mean(), errs.std(ddof=1) / math.sqrt(n_sketch), pred, pred - _exact_error(
+        gamma_lin, sz, rho)
+
+
+@pytest.mark.parametrize("act, tau, psi, ridge", [("tanh", 2.0, 0.5, 0.1), ("relu", 0.5, 2.0, 0.1),
+                                                  ("relu", 2.0, 1.5, 0.01)])
+def test_p1_conditional_equivalence(act, tau, psi, ridge):
+    _, mu1, mus2 = _hermite1(act)
+    mean, se, pred, var_term = conditional_check_p1(10, tau, psi, ridge, mu1, mus2, 40)
+    assert var_term > 10 * se
+    assert abs(mean - pred) <= 3.0 * se
+
+
+def simulate_p1_paired(d, act, alpha, tau, kappa, rho, psi, ridge, seed, run):
+    """Exact ICL errors of the p = 1 model (mu0 + mu1 F vecH + mu* z) and of LA, same prompts.
+
+    ``e = e_LA(mu1 reshape(F^T a)/sqrt(k)) + mu*^2 ||a||^2/k + (mu0 sum(a)/sqrt(k))^2``
+    (z fresh at test; zero-mean linear target).
+    """
+    mu0, mu1, mus2 = _hermite1(act)
+    sz, A, b, t, ss = _vec_h_data(d, alpha, tau, kappa, rho, seed, run)
+    pool = task = None
+    if sz.K is not None:
+        pool = sample_tasks(stream(ss, "tasks"), sz.K, d)
+        task = np.repeat(np.arange(sz.K), sz.reuse)
+    p = sample_prompts(stream(ss, "train"), sz.n, d, sz.ell, "linear", rho, pool=pool, task=task)
+    X = (p.xq[:, :, None] * p.h[:, None, :]).reshape(sz.n, -1)
+    n, D = sz.n, sz.D
+    k = max(1, int(math.floor(psi * n + 0.5)))
+    S = stream(ss, "features").standard_normal((D, k)) / math.sqrt(t * k)
+    Phi = mu1 * (X @ S) + math.sqrt(mus2 / k) * stream(ss, "hermite_noise_train").standard_normal(
+        (n, k)) + mu0 / math.sqrt(k)
+    if k <= n:
+        a = np.linalg.solve(Phi.T @ Phi + ridge * np.eye(k), Phi.T @ p.y)
+    else:
+        a = Phi.T @ np.linalg.solve(Phi @ Phi.T + ridge * np.eye(n), p.y)
+    c = mu0 * a.sum() / math.sqrt(k)
+    e_p1 = _exact_error(mu1 * (S @ a), sz, rho) + mus2 * (a @ a) / k + c * c
+    e_la = _exact_error(np.linalg.solve(A + t * ridge * np.eye(D), b), sz, rho)
+    th = aux_rt(act, "linear", sz.alpha, sz.tau, sz.kappa, k / n, rho, ridge, model="hermite1")
+    la0 = linear_attention_icl_error(sz.tau, sz.alpha, sz.kappa, rho, float(th.lambda_la_nominal))
+    return e_p1, e_la, float(th.error), float(la0)
+
+
+# (activation, alpha, tau, kappa, rho, psi, ridge); measured in docs section 5.2
+P1_POINTS = [
+    ("tanh", 2.0, 2.0, np.inf, 0.1, 0.5, 0.5),
+    ("relu", 2.0, 2.0, np.inf, 0.1, 0.5, 0.5),
+]
+
+
+def _p1_study(d, runs, point, seed):
+    res = np.array([simulate_p1_paired(d, *point, seed, r) for r in range(runs)])
+    diffs = res[:, 0] - res[:, 1]
+    return dict(paired_gap=diffs.mean() - (res[0, 2] - res[0, 3]),
+                paired_se=diffs.std(ddof=1) / math.sqrt(runs),
+                full_gap=res[:, 0].mean() - res[0, 2],
+                full_se=res[:, 0].std(ddof=1) / math.sqrt(runs),
+                predicted_effect=res[0, 2] - res[0, 3])
+
+
+@pytest.mark.parametrize("point", P1_POINTS)
+def test_p1_monte_carlo_paired(point):
+    d = 16
+    res = _p1_study(d, 6, point, seed=21)
+    assert res["predicted_effect"] > 0.1
+    assert abs(res["paired_gap"]) <= 3.0 * res["paired_se"] + PAIRED_ALLOWANCE_TIMES_D / d
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", P1_POINTS)
+def test_p1_gap_vs_d(point):
+    for d in (16, 24, 32, 48):
+        res = _p1_study(d, 6, point, seed=22)
         assert abs(res["paired_gap"]) <= 3.0 * res["paired_se"] + PAIRED_ALLOWANCE_TIMES_D / d
         assert abs(res["full_gap"]) <= 3.0 * res["full_se"] + FULL_ALLOWANCE_TIMES_D / d

@@ -1,4 +1,4 @@
-r"""Deterministic-equivalent ICL error of the random transformer (RT), identity activation.
+r"""Deterministic-equivalent ICL error of the random transformer (RT) and its p = 1 model.
 
 The random transformer (reference ``random_transformer_theory.md`` section 3) is
 
@@ -58,13 +58,30 @@ identity RT with the exact test error (``docs/theory/random_transformer.md``,
 ``tests/test_theory_random_transformer.py``). What is approximate: finite-``d`` corrections
 (the y^2 column of ``vec H`` adds ``d`` of ``D = d^2 + d`` dimensions, Lu's ``O(1/d)`` gap).
 
-Numerical methods used (issue 6's list): **fixed-point equations** (one scalar equation per grid
-point, vectorised safeguarded Newton/bisection in ``log eps``; then Lu's fixed point through
-:mod:`rmt_icl.theory.linear_attention`) and **Marchenko--Pastur transforms** (``M_kappa``,
-``M'_kappa``). No Hermite integrals and no Monte Carlo.
+Step 2: the Gaussian-equivalent (p = 1) model (``model="hermite1"``)
+--------------------------------------------------------------------
+Features ``(mu0 + mu1 F vec H + mu* z)/sqrt(k)`` with ``mu0 = c_0``, ``mu1 = c_1``,
+``mu*^2 = c*_1^2`` of the activation and ``z`` fresh noise. Conditionally on the data this is
+a Gaussian sketch of the augmented design ``[mu1 X/sqrt(t), mu* I_n]`` (kernel
+``K = mu1^2 X X^T/t + mu*^2 I``), so the same two equivalences apply: linear attention at the
+effective ridge ``lambda_eff = s (mu + mu*^2)/(tau mu1^2)``, plus variance terms that involve
+``||Gamma_LA||^2`` and linear attention's **training error**, taken in the GCV form
+``(lambda_eff/eps)^2 e_train-law`` (the one ingredient not supplied by Lu et al.). The
+intercept ``mu0`` is one extra sketched column and carries no signal for the zero-mean linear
+target; it is dropped. Validated against the simulated p = 1 model (exact errors) for
+``kappa = inf``; whether the RT with a nonlinear activation equals its p = 1 model in this limit
+is an equivalence question measured separately (docs, section 5), so ``model="rt"`` stays
+restricted to the identity.
 
-Not implemented (raises ``NotImplementedError``): nonlinear activations and nonlinear targets
-(steps 2--3 of issue 6; see the documentation for what is derived and what is blocked).
+Numerical methods used (issue 6's list): **fixed-point equations** (one scalar equation per grid
+point, vectorised safeguarded Newton/bisection in ``log eps`` or ``log mu``; Lu's fixed point
+through :mod:`rmt_icl.theory.linear_attention`), **Marchenko--Pastur transforms** (``M_kappa``,
+``M'_kappa``) and, for ``model="hermite1"``, **low-dimensional Gaussian integrals via the
+Hermite engine** (:func:`rmt_icl.hermite.hermite_coefficients`, ``hermite_residual``: ``c_0,
+c_1, c*_1``). No Monte Carlo.
+
+Not implemented (raises ``NotImplementedError``): ``model="rt"`` for nonlinear activations,
+nonlinear targets (step 3 of issue 6; see the documentation for what is derived and blocked).
 """
 
 from __future__ import annotations
@@ -80,6 +97,7 @@ from rmt_icl.theory.linear_attention import (
     linear_attention_auxiliaries,
     linear_attention_fixed_point,
     linear_attention_icl_error,
+    linear_attention_idg_error,
 )
 
 __all__ = [
@@ -126,6 +144,10 @@ class RandomTransformerAuxiliaries(NamedTuple):
         Sample degrees of freedom ``tr[A (A + t mu)^{-1}] / d^2``.
     df2 : ndarray
         ``tr[A^2 (A + t mu)^{-2}] / d^2``.
+    train_error : ndarray or None
+        Gaussian-equivalent model only: the deterministic equivalent of linear attention's
+        training mean squared error at ``lambda_eff`` (GCV form, ``(lambda_eff/eps)^2`` times
+        the error on the training law); ``None`` for the identity.
     """
 
     error: np.ndarray
@@ -138,30 +160,56 @@ class RandomTransformerAuxiliaries(NamedTuple):
     norm: np.ndarray
     df1: np.ndarray
     df2: np.ndarray
+    train_error: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------------
-def _check_model(activation, target):
+MODELS = ("rt", "hermite1")
+
+
+def _check_model(activation, target, model):
+    """Return ``(activation_name, (mu0, mu1, mu_star^2))``; raise for unsupported cases."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     name_a = activation if isinstance(activation, str) else getattr(activation, "name", None)
     name_t = target if isinstance(target, str) else getattr(target, "name", None)
     if not isinstance(name_a, str):
-        raise ValueError(
-            f"activation must be a name (one of {SUPPORTED_ACTIVATIONS}), got {activation!r}"
-        )
+        raise ValueError(f"activation must be a registered activation name, got {activation!r}")
     if not isinstance(name_t, str):
         raise ValueError(f"target must be a name (one of {SUPPORTED_TARGETS}), got {target!r}")
     a, t = name_a.lower(), name_t.lower()
     if a == "linear":
         a = "identity"
-    if a not in SUPPORTED_ACTIVATIONS or t not in SUPPORTED_TARGETS:
+    if t not in SUPPORTED_TARGETS:
         raise NotImplementedError(
-            f"random_transformer_icl_error is derived and validated only for activation in "
-            f"{SUPPORTED_ACTIVATIONS} with target in {SUPPORTED_TARGETS} (issue 6, step 1); got "
-            f"activation={name_a!r}, target={name_t!r}. The Gaussian-equivalent (p = 1) and "
-            f"finite-degree Hermite models are not derived yet (docs/theory/random_transformer.md)."
+            f"random_transformer_icl_error is derived only for target in {SUPPORTED_TARGETS}; "
+            f"got target={name_t!r} (nonlinear targets: issue 6 step 3, not derived; see "
+            f"docs/theory/random_transformer.md)."
         )
+    if a == "identity":
+        return a, (0.0, 1.0, 0.0)
+    if model == "rt":
+        raise NotImplementedError(
+            f"model='rt' is derived and validated only for activation in "
+            f"{SUPPORTED_ACTIVATIONS} (issue 6, step 1); got activation={name_a!r}. For a "
+            f"nonlinear activation use model='hermite1', the deterministic equivalent of the "
+            f"Gaussian-equivalent (p = 1) model mu0 + mu1 F vec H + mu* z "
+            f"(docs/theory/random_transformer.md, section 5)."
+        )
+    from rmt_icl.hermite import activation_names, hermite_coefficients, hermite_residual
+
+    if a not in activation_names():
+        raise ValueError(f"activation must be one of {activation_names()}, got {name_a!r}")
+    c0, c1 = (float(c) for c in hermite_coefficients(a, 1))
+    c_star = float(hermite_residual(a, 1))
+    if not abs(c1) > 1e-12:
+        raise NotImplementedError(
+            f"the Gaussian-equivalent model needs mu1 = E[sigma(G) G] != 0 (the linear "
+            f"component carries the linear target); activation {name_a!r} has mu1 = {c1!r}"
+        )
+    return a, (c0, c1, c_star**2)
 
 
 def _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d):
@@ -300,6 +348,119 @@ def _aux_flat(alpha, tau, kappa, psi, rho, lbar, s):
                                         df1, df2)
 
 
+# --------------------------------------------------------------------------------------------
+# the Gaussian-equivalent (p = 1) model
+# --------------------------------------------------------------------------------------------
+def _p1_state(mu, alpha, tau, kappa, rho, q, s, mu1, mus2):
+    """Everything explicit in the sketch ridge ``mu`` (units of d^2; docs, section 5).
+
+    ``lam = s (mu + mu*^2)/(tau mu1^2)`` is the effective linear-attention ridge, ``eps`` Lu's
+    fixed point there, ``df1 = tr K (K + mu)^{-1} / d^2 = tau - mu s/(mu1^2 eps)`` and
+    ``ddf1 = d df1 / d mu``.
+    """
+    lam = s * (mu + mus2) / (tau * mu1**2)
+    eps = np.atleast_1d(np.asarray(linear_attention_fixed_point(tau, alpha, kappa, rho, lam),
+                                   dtype=np.float64))
+    m, dm, _ = mp_all(eps + q, kappa)
+    de = m + eps * dm  # d(eps m)/d eps
+    eps_mu = (tau / eps) / (de + tau * lam / eps**2) * s / (tau * mu1**2)  # d eps / d mu
+    c = s / (mu1**2 * eps)
+    df1 = tau - mu * c
+    ddf1 = -c + mu * c * eps_mu / eps
+    return lam, eps, m, dm, de, eps_mu, df1, ddf1
+
+
+def _p1_flat(alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
+    """Deterministic equivalent of the p = 1 Gaussian-equivalent model (flat arrays).
+
+    Unknown: the sketch ridge ``mu``; ``g(mu) = mu (1 - df1(mu)/pi) - lambda_bar = 0`` with
+    ``df1`` decreasing in ``mu``, so ``g`` is negative where ``1 - df1/pi <= 0`` and increasing
+    elsewhere: a unique root, bracketed by ``[lambda_bar, hi]`` (``g(lambda_bar) < 0``, ``hi`` by
+    doubling). Vectorised safeguarded Newton in ``log mu``; each step solves Lu's fixed point at
+    ``lam(mu)``.
+    """
+    q = (1.0 + rho) / alpha
+    pi = psi * tau
+    inv_pi = 1.0 / pi
+
+    def g(mu, sel):
+        st = _p1_state(mu, alpha[sel], tau[sel], kappa[sel], rho[sel], q[sel], s[sel], mu1,
+                       mus2)
+        df1, ddf1 = st[6], st[7]
+        val = mu * (1.0 - df1 * inv_pi[sel]) - lbar[sel]
+        dlog = mu * ((1.0 - df1 * inv_pi[sel]) - mu * ddf1 * inv_pi[sel])  # d g / d log mu
+        scale = lbar[sel] + mu * (1.0 + np.abs(df1) * inv_pi[sel])
+        return val, dlog, scale
+
+    n = tau.size
+    everything = np.arange(n)
+    lo = np.log(lbar)
+    hi = np.log(2.0 * lbar + 1.0)
+    for _ in range(200):
+        bad = g(np.exp(hi), everything)[0] < 0
+        if not bad.any():
+            break
+        hi[bad] += np.log(4.0)
+    else:  # pragma: no cover - g -> inf as mu -> inf
+        raise ConvergenceError("could not bracket the p = 1 fixed point", residual=float("nan"))
+    u = 0.5 * (lo + hi)
+    active = everything
+    for _ in range(_MAXITER):
+        ua, la, ha = u[active], lo[active], hi[active]
+        val, dlog, _ = g(np.exp(ua), active)
+        la = np.where(val < 0, ua, la)
+        ha = np.where(val > 0, ua, ha)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            un = ua - val / dlog
+        outside = ~np.isfinite(un) | (un <= la) | (un >= ha)
+        un = np.where(outside, 0.5 * (la + ha), un)
+        un = np.where(val == 0, ua, un)
+        done = (np.abs(un - ua) <= _RTOL) | (ha - la <= _RTOL) | (val == 0)
+        u[active], lo[active], hi[active] = un, la, ha
+        active = active[~done]
+        if active.size == 0:
+            break
+    mu = np.exp(u)
+    val, _, scale = g(mu, everything)
+    rel = np.abs(val) / scale
+    if n and (active.size or rel.max() > _RESIDUAL_TOL):
+        raise ConvergenceError(
+            f"p = 1 fixed point did not converge; worst scaled residual {rel.max():.3e}",
+            residual=float(rel.max()), where=np.flatnonzero(rel > _RESIDUAL_TOL))
+    lam, eps, m, dm, de, eps_mu, df1, ddf1 = _p1_state(mu, alpha, tau, kappa, rho, q, s, mu1,
+                                                        mus2)
+
+    aux = linear_attention_auxiliaries(tau, alpha, kappa, rho, lam)
+    e_la = np.atleast_1d(np.asarray(linear_attention_icl_error(tau, alpha, kappa, rho, lam)))
+    fresh = np.isinf(kappa)
+    e_train_law = e_la.copy()
+    if not fresh.all():  # training law = pool tasks: Lu's IDG error tau c(lambda)
+        e_train_law[~fresh] = np.atleast_1d(linear_attention_idg_error(
+            tau[~fresh], alpha[~fresh], kappa[~fresh], rho[~fresh], lam[~fresh]))
+    e_l = np.atleast_1d(aux.epsilon)
+    rel = np.abs(e_l - eps) / eps
+    if rel.size and rel.max() > 1e-7:
+        raise ConvergenceError(
+            f"p = 1 and linear-attention fixed points disagree (relative {rel.max():.3e})",
+            residual=float(rel.max()), where=np.flatnonzero(rel > 1e-7))
+    T = 1.0 - np.atleast_1d(aux.nu) * m
+    norm = np.maximum((e_la - 1.0 - rho + 2.0 * T) / (1.0 + q), 0.0)
+    df2 = df1 + mu * ddf1  # tr K^2 (K + mu)^{-2} / d^2
+    denom = pi - df2
+    numer = np.maximum(eps * m - mu * eps_mu * de, 0.0)  # mu^2 tr[P_D (A~ + mu)^{-2}] / d^2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_den = np.where(np.isinf(pi), 0.0, 1.0 / np.where(np.isinf(pi), 1.0, denom))
+    wfac = numer * inv_den
+    e_train = (lam / eps) ** 2 * e_train_law  # GCV form of LA's training error
+    b = mu + mus2
+    noise_norm = mus2 * tau * e_train / b**2  # ||noise block of beta~||^2 / d^2
+    var_term = ((1.0 + q) * wfac * (norm + mu1**2 * noise_norm / s)
+                + mus2 * (s * norm / mu1**2 + noise_norm) * inv_den)
+    err = e_la + var_term
+    return RandomTransformerAuxiliaries(err, e_la, var_term, s * lbar / tau, lam, eps, wfac,
+                                        norm, df1, df2, e_train)
+
+
 def _shape_out(values: np.ndarray, shape):
     out = values.reshape(shape)
     return out[()] if out.ndim == 0 else out
@@ -309,7 +470,9 @@ _PARAMS_DOC = """
     Parameters
     ----------
     activation : str
-        Activation ``sigma``; only ``"identity"`` (alias ``"linear"``) is supported.
+        Activation ``sigma``: ``"identity"`` (alias ``"linear"``) for ``model="rt"``; any
+        activation registered in :mod:`rmt_icl.hermite` with ``c_1 != 0`` for
+        ``model="hermite1"``.
     target : str
         Label function ``g``; only ``"linear"`` is supported.
     alpha : array_like
@@ -331,31 +494,46 @@ _PARAMS_DOC = """
         y^2 column. Pass a finite-``d`` value (e.g. ``t_analytic(d, ...)/d``) to evaluate the
         same equivalent with the exact finite-``d`` ridge link ``lambda_0 = (t/d) lambda_bar /
         tau``.
+    model : {"rt", "hermite1"}
+        ``"rt"`` (default): the random transformer itself, available for the identity
+        activation. ``"hermite1"``: the Gaussian-equivalent (p = 1) model
+        ``mu0 + mu1 F vec H + mu* z`` (``mu0 = c_0``, ``mu1 = c_1``, ``mu*^2 = c*_1^2`` from
+        :mod:`rmt_icl.hermite`), for any registered activation with ``mu1 != 0``; for the
+        identity both coincide.
 
     All array arguments broadcast against each other.
 """
 
 
 def random_transformer_auxiliaries(activation, target, alpha, tau, kappa, width_ratio, rho, ridge,
-                                   *, t_over_d=None) -> RandomTransformerAuxiliaries:
+                                   *, t_over_d=None, model="rt") -> RandomTransformerAuxiliaries:
     """All auxiliary quantities of the deterministic equivalent (see the module docstring).
 
     Returns
     -------
     RandomTransformerAuxiliaries
-        Named tuple of arrays broadcast over the arguments.
+        Named tuple of arrays broadcast over the arguments (``train_error`` is ``None`` for the
+        identity activation).
     """
-    _check_model(activation, target)
+    name, (_, mu1, mus2) = _check_model(activation, target, model)
     shape, args = _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d)
-    aux = _aux_flat(*args)
-    return RandomTransformerAuxiliaries(*(np.reshape(a, shape) for a in aux))
+    if name == "identity":
+        aux = _aux_flat(*args)
+    else:
+        aux = _p1_flat(*args, mu1, mus2)
+    return RandomTransformerAuxiliaries(*(None if a is None else np.reshape(a, shape)
+                                          for a in aux))
 
 
 def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ratio, rho, ridge,
-                                 *, t_over_d=None):
+                                 *, t_over_d=None, model="rt"):
     r"""Deterministic-equivalent ICL error of the ridge-trained random transformer.
 
-    Implemented for ``activation = "identity"`` and ``target = "linear"`` (issue 6, step 1):
+    ``model="hermite1"`` gives instead the equivalent of the Gaussian-equivalent (p = 1) model
+    of any registered activation (module docstring, step 2; linear target).
+
+    ``model="rt"`` is implemented for ``activation = "identity"`` and ``target = "linear"``
+    (issue 6, step 1):
     the identity RT is a Gaussian sketch of linear attention, and
 
     .. math::
@@ -372,8 +550,8 @@ def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ra
     tau`` (``min(k, D) = n``).
 
     Methods: one scalar fixed-point equation per point (vectorised safeguarded Newton),
-    Marchenko--Pastur transforms; no Hermite integrals, no Monte Carlo. Cost: about 10 us per
-    grid point.
+    Marchenko--Pastur transforms, and (``hermite1``) the Hermite engine for ``c_0, c_1, c*_1``;
+    no Monte Carlo. Cost: about 20 us per grid point (identity), 200 us (``hermite1``).
 
     Returns
     -------
@@ -383,14 +561,15 @@ def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ra
     Raises
     ------
     NotImplementedError
-        For an activation other than identity or a target other than linear.
+        For ``model="rt"`` with an activation other than identity, or a target other than
+        linear.
     ValueError
         If a ratio is out of range or NaN (the message names the parameter).
     rmt_icl.errors.ConvergenceError
         If a fixed point fails to converge (carries the scaled residual).
     """
     return random_transformer_auxiliaries(activation, target, alpha, tau, kappa, width_ratio,
-                                          rho, ridge, t_over_d=t_over_d).error
+                                          rho, ridge, t_over_d=t_over_d, model=model).error
 
 
 random_transformer_icl_error.__doc__ += _PARAMS_DOC
