@@ -111,6 +111,23 @@ def test_noise_field_independent_of_chunking(axis):
 # ----------------------------------------------------------------------------- exact identities
 
 
+@pytest.mark.parametrize("name", ["relu", "tanh"])
+def test_inplace_activations_match_registry(name):
+    from rmt_icl.hermite import get_activation
+    from rmt_icl.simulate.random_transformer import FeatureMap, _apply, _inplace
+
+    act = get_activation(name)
+    u = np.random.default_rng(1).standard_normal((5, 7))
+    out = np.empty_like(u)
+    got = _apply(FeatureMap("rt", act, inplace=_inplace(act)), u, None, out)
+    assert got is out
+    np.testing.assert_array_equal(got, act(u))
+
+    def relu(v):                      # a user callable that only shares the name
+        return np.maximum(v, 0.1 * v)
+    assert _inplace(get_activation(relu)) is None
+
+
 def test_polynomial_activation_hermite_model_is_the_rt():
     """sigma = u^2 = He_2 + 1 has c*_p = 0 for p >= 2: the Hermite model IS the RT."""
     out = simulate_models({**BASE, "activation": "quadratic"}, 4, ("rt", "hermite:2,3"))

@@ -235,6 +235,8 @@ class FeatureMap:
         ``c_0..c_p`` (None for the RT).
     residual : float
         ``c*_p`` (0 for the RT).
+    inplace : callable or None
+        ``f(u, out)`` writing ``sigma(u)`` into ``out`` (RT with a registry relu/tanh).
     """
 
     name: str
@@ -242,18 +244,41 @@ class FeatureMap:
     degree: int | None = None
     coefficients: np.ndarray | None = None
     residual: float = 0.0
+    inplace: object = None
 
     @property
     def needs_noise(self) -> bool:
         return self.degree is not None and self.residual > 0.0
 
 
+#: activations evaluated straight into the feature buffer (no temporary); same values as
+#: the registry's implementations
+_INPLACE = {
+    "relu": lambda u, out: np.maximum(u, 0.0, out=out),
+    "tanh": lambda u, out: np.tanh(u, out=out),
+}
+
+
+def _inplace(act):
+    """The in-place form of a *registry* activation (same implementation), else None."""
+    name = getattr(act, "name", None)
+    if name not in _INPLACE or getattr(act, "params", None):
+        return None
+    from rmt_icl.hermite import get_activation
+
+    return _INPLACE[name] if getattr(get_activation(name), "func", None) is act.func else None
+
+
 def _apply(fm: FeatureMap, u: np.ndarray, z, out: np.ndarray) -> np.ndarray:
-    """Unscaled features ``s = sigma(u)`` (RT; a new array) or ``sum c_j He_j(u) + c* z``
-    (Hermite; written into ``out``). The models use ``phi = s / sqrt(k)`` through the
-    equivalent unscaled ridge problem (see :func:`simulate_models`)."""
+    """Unscaled features ``s = sigma(u)`` (RT) or ``sum c_j He_j(u) + c* z`` (Hermite), in
+    ``out`` (or a new array for activations without an in-place form). The models use
+    ``phi = s / sqrt(k)`` through the equivalent unscaled ridge problem (module docstring)."""
     if fm.degree is None:
-        return fm.activation(u)
+        inplace = fm.inplace
+        if inplace is None:
+            return fm.activation(u)
+        inplace(u, out)
+        return out
     from rmt_icl.hermite import hermite_series
 
     hermite_series(u, fm.coefficients, out=out)
@@ -318,7 +343,7 @@ def _feature_maps(names: list[str], activation) -> list[FeatureMap]:
     maps = []
     for name in names:
         if name == "rt":
-            maps.append(FeatureMap("rt", act))
+            maps.append(FeatureMap("rt", act, inplace=_inplace(act)))
         elif name.startswith("hermite:"):
             p = int(name.split(":")[1])
             e = hermite_expansion(act, p)
