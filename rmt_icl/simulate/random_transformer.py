@@ -437,7 +437,7 @@ PHASE_TIMER = time.perf_counter
 class _Clock:
     """Accumulated time per phase (:data:`PHASE_TIMER`): ``with clock("features"): ...``."""
 
-    PHASES = ("features", "noise", "maps", "gram", "solve", "predict")
+    PHASES = ("features", "test_features", "noise", "maps", "gram", "solve", "predict")
 
     def __init__(self):
         self.t = dict.fromkeys(self.PHASES, 0.0)
@@ -578,7 +578,7 @@ def _test_errors(test: _TestSet, F, fitted, gammas: dict, noise: NoiseField | No
         i1 = min(n_ctx, i0 + c_ctx)
         r = (i1 - i0) * Q
         # one feature evaluation per model and chunk: few, large kernel calls
-        with clock("features"):
+        with clock("test_features"):
             u = shared_context_preactivations(F, test.h[i0:i1], test.xq[i0:i1],
                                               out=ubuf[: r * k].reshape(r, k), block_bytes=cb)
         with clock("noise"):
@@ -630,9 +630,10 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
         ``solver`` (``primal``/``dual``), ``q`` (``E y^2``, the zero predictor's error) and
         timings ``t_sample``, ``t_first_layer``, ``t_train`` (features and Grams),
         ``t_solve``, ``t_test``, ``t_total`` (shared by all models of the run), and the
-        random-features work split by kind: ``t_phase_features`` (``F vec H`` GEMMs, train and
-        test), ``t_phase_noise`` (Hermite noise), ``t_phase_maps`` (``sigma`` and Hermite
-        series), ``t_phase_gram`` (``dsfrk``), ``t_phase_solve``, ``t_phase_predict``.
+        random-features work split by kind: ``t_phase_features`` (training ``F vec H`` GEMMs),
+        ``t_phase_test_features`` (rank-one test route), ``t_phase_noise`` (Hermite noise),
+        ``t_phase_maps`` (``sigma`` and Hermite series), ``t_phase_gram`` (``dsfrk``),
+        ``t_phase_solve``, ``t_phase_predict``.
 
     Raises
     ------
