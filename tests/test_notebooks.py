@@ -26,6 +26,13 @@ def _ids(paths):
     return [p.stem for p in paths]
 
 
+def test_notebooks_exist():
+    names = {p.stem for p in NOTEBOOKS}
+    expected = {"01_hermite_expansions", "02_linear_attention_theory",
+                "03_random_transformer_equivalence", "04_one_step_gd"}
+    assert expected <= names, f"missing notebooks: {sorted(expected - names)}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_runs(path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
