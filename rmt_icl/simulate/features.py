@@ -31,8 +31,6 @@ The right-hand side is ``b = sum_mu y_mu vec H_mu = vec( X_q^T diag(y) H )``.
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 from scipy.linalg import blas
@@ -229,10 +227,15 @@ def gram_flops(m: int, d: int) -> float:
     return 2.0 * m * (d * (d + 1) / 2) * ((d + 1) * (d + 2) / 2)
 
 
-def gram_memory_bytes(d: int, chunk: int | None = None) -> int:
-    """Peak bytes of :func:`la_gram`: ``G`` plus the compressed Gram plus chunk work arrays."""
+def gram_memory_bytes(d: int, chunk: int | None = None, itemsize: int = 8) -> int:
+    """Peak working memory of :func:`la_gram` in bytes (excluding the prompts).
+
+    ``G`` (``D^2``), the compressed Gram (``P Q``) and one chunk of pair products
+    (``chunk (P + Q)``), with ``P = d(d+1)/2``, ``Q = (d+1)(d+2)/2``. A solve with
+    :func:`rmt_icl.simulate.ridge.solve_spd` adds one more ``D^2`` copy.
+    """
     d = check_int("d", d, minimum=1)
-    chunk = default_chunk(d) if chunk is None else chunk
+    chunk = default_chunk(d) if chunk is None else check_int("chunk", chunk, minimum=1)
     D = d * (d + 1)
-    pq = (d * (d + 1) // 2) * ((d + 1) * (d + 2) // 2)
-    return int(8 * (D * D + pq + chunk * (D + 2 * d + 2) + math.ceil(d * (d + 1) ** 2)))
+    p, q = d * (d + 1) // 2, (d + 1) * (d + 2) // 2
+    return int(itemsize * (D * D + p * q + chunk * (p + q)))

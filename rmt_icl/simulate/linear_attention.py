@@ -48,7 +48,14 @@ import scipy.linalg as sla
 
 from rmt_icl._checks import check_int, check_nonnegative, check_positive
 from rmt_icl.simulate.data import Prompts, sample_prompts, sample_tasks
-from rmt_icl.simulate.features import la_gram, la_gram_matvec, la_kernel, la_rhs
+from rmt_icl.simulate.features import (
+    compressed_gram,
+    expand_gram,
+    la_gram,
+    la_gram_matvec,
+    la_kernel,
+    la_rhs,
+)
 from rmt_icl.simulate.paths import ScalingPath, Sizes
 from rmt_icl.simulate.ridge import EigenRidge, prefer_dual, solve_spd
 from rmt_icl.simulate.seeding import stream
@@ -142,16 +149,27 @@ def fit_linear_attention(prompts: Prompts, ridge, *, method: str = "auto",
         if gamma is not None:
             return gamma
         t0 = time.perf_counter()
+    compressed = None
     if dual:
         mat = la_kernel(xq, h)
         rhs = y
     else:
-        mat = la_gram(xq, h, chunk=chunk)
+        compressed = compressed_gram(xq, h, chunk=chunk)
+        mat = expand_gram(compressed, d)
         rhs = la_rhs(xq, h, y).reshape(D)
     t1 = time.perf_counter()
     if ridges.ndim == 0:
-        sol = solve_spd(mat, rhs, scale * float(ridges))
-        del mat
+        if dual:
+            sol = solve_spd(mat, rhs, scale * float(ridges))
+        else:
+            # factor G in place (no D x D copy); if it is not numerically positive definite,
+            # rebuild G from the compressed Gram and take the minimum-norm fallback
+            try:
+                sol = solve_spd(mat, rhs, scale * float(ridges), overwrite=True)
+            except np.linalg.LinAlgError:
+                mat = expand_gram(compressed, d, out=mat)
+                sol = solve_spd(mat, rhs, scale * float(ridges))
+        del mat, compressed
         if dual:
             gamma = (xq * sol[:, None]).T @ h
         else:
