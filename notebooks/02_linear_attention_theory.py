@@ -45,6 +45,7 @@
 
 # %%
 import math
+import shutil
 import tempfile
 import time
 
@@ -294,6 +295,7 @@ ax.set(xlabel="$1/d$", ylabel="error", title="$(\\tau,\\alpha,\\kappa,\\rho,\\la
 ax.legend(fontsize=8)
 plt.show()
 print(f"notebook run time: {time.perf_counter() - T0:.1f} s")
+shutil.rmtree(STORE_ROOT, ignore_errors=True)  # drop the throw-away sweep stores
 
 # %% [markdown]
 # ## Take-aways

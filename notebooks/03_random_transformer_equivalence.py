@@ -47,6 +47,7 @@
 
 # %%
 import math
+import shutil
 import tempfile
 import time
 
@@ -243,6 +244,7 @@ ax.set(xscale="log", xlabel="width ratio $\\psi = k/n$", ylabel="$e_{\\rm ICL}$ 
 ax.legend(fontsize=8)
 plt.show()
 print(f"notebook run time: {time.perf_counter() - T0:.1f} s")
+shutil.rmtree(STORE_ROOT, ignore_errors=True)  # drop the throw-away sweep stores
 
 # %% [markdown]
 # ## Take-aways

@@ -2,10 +2,12 @@
 
 Each committed ``.ipynb`` is executed in a fresh ``python3`` kernel (the interpreter running
 pytest: jupyter_client maps the native kernel's ``python`` to ``sys.executable``) with the
-non-interactive Agg backend. The notebooks contain their own sanity checks (theory against
-simulation within a few measured standard errors, Parseval identities, ...) as ``assert``
-statements, so a failed check is a cell error here. Small sizes keep each notebook well under a
-minute on a 2-core machine.
+non-interactive Agg backend; the kernel's IPython directory and connection files go to pytest's
+``tmp_path``, and the notebooks themselves write only under ``tempfile.mkdtemp()``. The
+notebooks contain their own sanity checks (theory against simulation within a few measured
+standard errors, Parseval identities, ...) as ``assert`` statements, so a failed check is a
+cell error here. Small sizes keep each notebook well under a minute on a 2-core machine
+(kernel CPU time 5-17 s each).
 
 The notebooks are committed without outputs; their jupytext ``.py`` twins are the sources and
 must hold the same cells.
@@ -34,11 +36,14 @@ def test_notebooks_exist():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs(path, monkeypatch):
+def test_notebook_runs(path, monkeypatch, tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # keep the kernel's IPython history and connection files out of the home directory
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(NB_DIR)}})
