@@ -39,9 +39,11 @@
 # $n = \tau d^2$ pretraining prompts and MLP width $k = \psi n$ (see the README). The one-step-GD
 # results are finite-$d$ statements in the papers' own scaling: $x \sim N(0, \Sigma_x)$
 # (default $\Sigma_x = I_d$, **not** $I_d/d$), $w \sim N(0, \Sigma_w)$, label noise variance
-# $\sigma^2$ (`noise_var`), and $n$ here is the **context length** of each prompt. The query
+# $\sigma^2$ (`noise_var`), and $n$ here is the **context length** of each prompt ($\ell$ in
+# the toolkit's notation). The query
 # label $y_q$ includes its noise, so losses include $\sigma^2$; "clean" risks
-# $E\|\hat w - w\|^2$ do not. Rescaling $x \to x/\sqrt d$ multiplies $\Gamma$ by $d$.
+# $E\|\hat w - w\|^2$ do not. Rescaling $x \to x/\sqrt d$ (and $\sigma^2 \to \sigma^2/d$)
+# multiplies the optimal $\Gamma$ by $d$.
 #
 # Sizes are small ($d=5$, $n=20$, 1000 Adam steps of 1024 prompts) so the notebook runs in well
 # under a minute.
