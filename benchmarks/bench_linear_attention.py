@@ -13,8 +13,9 @@ Compares, in one run and on the same machine state,
 * **dgemm** -- a plain ``(P x n) @ (n x Q)`` product with the dimensions of our dominant phase
   (``P = d(d+1)/2``, ``Q = (d+1)(d+2)/2``), the yardstick of achievable GFLOP/s.
 
-Each part runs in its own subprocess (its peak RSS is read from ``getrusage``) and is repeated
-``--repeat`` times; the minimum time is reported (the machine may be shared). Printed: the
+The parts are timed interleaved in one process for ``--repeat`` rounds and the minimum per
+phase is reported (the machine may be shared); the peak RSS of each part is read from
+``getrusage`` in a subprocess running that part once. Printed: the
 speed ratios (fit phase and end to end), the dominant phase's GFLOP/s as a fraction of dgemm,
 and the peak memory of each part.
 
@@ -157,16 +158,36 @@ def main(argv=None) -> int:
         print(json.dumps(fn()))
         return 0
 
+    import os
+
     from rmt_icl.simulate.features import gram_flops
 
-    # interleave the parts so that a change in machine load hits all of them
-    dg1 = _run_part("dgemm", args)
-    ours = _run_part("ours", args)
-    ref = _run_part("reference", args)
-    mixed = _run_part("mixed", args)
-    dg2 = _run_part("dgemm", args)
-    agree = _run_part("agreement", args)
-    dgemm = max(dg1["gflops"], dg2["gflops"])
+    load0 = os.getloadavg()[0]
+    # timings: the parts interleaved in this process, `repeat` rounds, minimum per phase, so
+    # that changes in machine load hit all of them alike
+    part_ours(8, 1.5, 1)                                   # warm-up
+    rounds = {"ours": [], "reference": [], "mixed": [], "dgemm": []}
+    for _ in range(args.repeat):
+        rounds["dgemm"].append(part_dgemm(args.d, args.tau, 1))
+        rounds["ours"].append(part_ours(args.d, args.tau, 1))
+        rounds["reference"].append(part_reference(args.d, args.tau, 1))
+        rounds["mixed"].append(part_ours(args.d, args.tau, 1, "mixed"))
+
+    def best(rows):
+        out = dict(rows[0])
+        for k in out:
+            if k.startswith("t"):
+                out[k] = min(r[k] for r in rows)
+        return out
+
+    ours, ref, mixed = (best(rounds[k]) for k in ("ours", "reference", "mixed"))
+    dgemm = max(r["gflops"] for r in rounds["dgemm"])
+    # peak memory: one instance of each part in its own subprocess
+    one = argparse.Namespace(d=args.d, tau=args.tau, repeat=1)
+    for name, row in (("ours", ours), ("reference", ref), ("mixed", mixed)):
+        row["peak_mb"] = _run_part(name, one)["peak_mb"]
+    agree = _run_part("agreement", one)
+    load1 = os.getloadavg()[0]
     n, D = ours["n"], ours["D"]
     flops = gram_flops(n, args.d)
     gram_gflops = flops / ours["t_gram"] / 1e9
@@ -192,6 +213,9 @@ def main(argv=None) -> int:
           f" fit phase {ref['t_fit'] / (mixed['t_gram'] + mixed['t_solve']):.2f}x")
     print(f"  ||Gamma_ours - Gamma_ref|| / ||Gamma_ref|| on identical prompts = "
           f"{agree['gamma_rel_diff']:.1e}")
+    print(f"  machine: {os.cpu_count()} cores, 1-min load average {load0:.1f} -> {load1:.1f} "
+          f"(minimum of {args.repeat} interleaved rounds; OPENBLAS_NUM_THREADS="
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})")
     return 0
 
 
