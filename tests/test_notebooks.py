@@ -7,7 +7,7 @@ non-interactive Agg backend; the kernel's IPython directory and connection files
 notebooks contain their own sanity checks (theory against simulation within a few measured
 standard errors, Parseval identities, ...) as ``assert`` statements, so a failed check is a
 cell error here. Small sizes keep each notebook well under a minute on a 2-core machine
-(kernel CPU time 5-17 s each).
+(kernel CPU time 4-14 s each, BLAS and numba single-threaded).
 
 The notebooks are committed without outputs; their jupytext ``.py`` twins are the sources and
 must hold the same cells.
@@ -22,6 +22,8 @@ import pytest
 
 NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def _ids(paths):
@@ -41,6 +43,11 @@ def test_notebook_runs(path, monkeypatch, tmp_path):
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # single-threaded BLAS/OpenMP/numba in the kernel: the notebooks' problems are small, and on
+    # a loaded 2-core machine threaded BLAS spent 3-4x the CPU time spinning (measured: 02 and 03
+    # took 36 and 48 s wall with threads, 10 s each with one thread)
+    for var in THREAD_VARS:
+        monkeypatch.setenv(var, "1")
     # keep the kernel's IPython history and connection files out of the home directory
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
