@@ -42,8 +42,8 @@
 # the zero predictor scores $E y^2$ (`q`). Details: `docs/theory/random_transformer.md`,
 # `rmt_icl/equivalence.py`.
 #
-# Sizes here are tiny ($d \le 20$, 2–3 runs) so that the notebook runs in about a minute; the
-# real study is `rmt-icl equivalence` ($d$ = 16 … 64, or `--full` up to 96).
+# Sizes here are tiny ($d \le 20$, 2–8 runs) so that the notebook runs in well under a minute;
+# the real study is `rmt-icl equivalence` ($d$ = 16 … 64, or `--full` up to 96).
 
 # %%
 import math
@@ -96,9 +96,8 @@ assert abs(res_q["hermite:1"]["icl_minus_rt"]) > 3 * res_q["hermite:1"]["icl_min
 
 # %%
 t = time.perf_counter()
-study = run_study("relu", "tanh", ds=(12, 16, 20), runs={12: 3, 16: 2, 20: 2},
-                  store=f"{STORE_ROOT}/equivalence", backend="serial", max_degree=4,
-                  n_test=2000)
+study = run_study("relu", "tanh", ds=(12, 16, 20), runs={12: 8, 16: 6, 20: 4},
+                  store=f"{STORE_ROOT}/equivalence", backend="serial", max_degree=4)
 print(f"{len(study.runs)} runs in {time.perf_counter() - t:.1f} s")
 tab = study.table
 cols = ["d", "runs", "e_rt", "e_rt_se", "e_linear", "e_linear_se"]
@@ -131,15 +130,14 @@ plt.show()
 
 # %% [markdown]
 # **Check:** the pairing works — the SE of the paired gap is well below the run-to-run SE of
-# the errors themselves (the common prompts, $F$ and noise cancel). The verdicts of the
+# the errors themselves (the common prompts, $F$ and noise cancel). Then the verdicts of the
 # study's criterion (`shrink_verdict`: a weighted log-log slope of $|\Delta_p|$ against $d$,
-# "resolved" meaning $|\Delta_p| > 2$ SE) are printed as they come out: with three small
-# dimensions and 2–3 runs they are not expected to be conclusive; the same call with the
-# default `ds=(16, 24, 32, 48, 64)` is the actual study. (For scale: with 8/6/4 runs and the
-# default test size at $d$ = 12/16/20, we measured $\Delta_2$ = 0.012 ± 0.002,
-# 0.006 ± 0.001, 0.010 ± 0.0005 — resolved and not shrinking over this short range — while
-# $\Delta_1$ and $\Delta_4$ stayed within 3 SE of zero: near-equivalence is not monotone in
-# $p$, since ReLU's $\mathrm{Herm}_2$ drops the $c_4$ term into noise.)
+# "resolved" meaning $|\Delta_p| > 2$ SE) and the smallest degree $p_0$ from which every
+# degree's gap shrinks or is never resolved. With three small dimensions and 4–8 runs they
+# are indicative only; the same call with the default `ds=(16, 24, 32, 48, 64)` is the actual
+# study. Note that near-equivalence need not be monotone in $p$: ReLU's $\mathrm{Herm}_2$
+# moves the $c_4\mathrm{He}_4$ energy into noise, and its gap can be resolved at every $d$
+# here while $\mathrm{Herm}_1$'s is not.
 
 # %%
 for p in (1, 2, 4):
@@ -159,7 +157,7 @@ assert np.nanmedian((tab[[f"delta{p}_se" for p in (2, 4)]].to_numpy()
 # linear transformer can already express it is usually *worse* than the LT; it helps when the
 # target has a part the LT cannot represent. The LT predicts $x_q^\top\Gamma h$, which is odd in
 # $x_q$: it cannot capture the mean $E g(s) \neq 0$ of a ReLU target. Below, the paired
-# difference $e_{\rm RT} - e_{\rm LT}$ on the same prompts and test queries ($d = 12$, 2 runs,
+# difference $e_{\rm RT} - e_{\rm LT}$ on the same prompts and test queries ($d = 12$, 3 runs,
 # $\alpha = 8$, $\tau = 2$, $\psi = 0.5$, $\bar\lambda = 0.2$, the LT at the matched ridge
 # $\lambda_{\rm LA} = d t\bar\lambda/n$), via `paired_summary` (sweep model `rt-paired`, with a
 # degree-4 Hermite model on the side). For `he2` (no linear component at all) neither model
@@ -173,7 +171,7 @@ pts = [{"d": 12, "alpha": 8.0, "tau": 2.0, "width_ratio": 0.5, "kappa": math.inf
         "rho": 1e-4, "ridge": 0.2, "activation": "relu", "degree": 4, "target": g,
         "n_test": 2000} for g in targets]
 t = time.perf_counter()
-mlp = paired_summary("nb03-mlp-vs-linear", pts, runs=2, results_dir=STORE_ROOT)
+mlp = paired_summary("nb03-mlp-vs-linear", pts, runs=3, results_dir=STORE_ROOT)
 print(f"simulated in {time.perf_counter() - t:.1f} s")
 # paired_point's diff_linear is e_LT - e_RT and diff_herm is e_Herm - e_RT (per run)
 mlp["rt_minus_lt"] = -mlp["diff_linear_mean"]
@@ -189,7 +187,7 @@ ax.bar(x + 0.2, mlp["icl_linear_mean"] / mlp["q"], 0.4, yerr=mlp["icl_linear_se"
 ax.axhline(1, color="k", ls=":", lw=1, label="zero predictor")
 ax.set_xticks(x, [f"target {g}" for g in targets])
 ax.set(ylabel="$e_{\\rm ICL} / E y^2$", title="$d=12$, $\\alpha=8$, $\\psi=0.5$, "
-       "$\\bar\\lambda=0.2$ (mean $\\pm$ SE, 2 runs)")
+       "$\\bar\\lambda=0.2$ (mean $\\pm$ SE, 3 runs)")
 ax.legend(fontsize=8)
 plt.show()
 
