@@ -51,12 +51,13 @@ def part_ours(d, tau, repeat, precision="float64"):
     from rmt_icl.simulate.seeding import run_seed
 
     simulate_point(_params(8, 1.5, precision), run_seed(0))   # warm-up (numba cache, imports)
+    base = _rss_mb()
     rows = [simulate_point(_params(d, tau, precision), run_seed(0)) for _ in range(repeat)]
     best = min(rows, key=lambda r: r["t_total"])
     return {"t_total": best["t_total"], "t_sample": min(r["t_sample"] for r in rows),
             "t_gram": min(r["t_gram"] for r in rows), "t_solve": min(r["t_solve"] for r in rows),
             "t_error": min(r["t_error"] for r in rows), "icl": best["icl"], "n": best["n"],
-            "D": best["D"], "peak_mb": _rss_mb()}
+            "D": best["D"], "peak_mb": _rss_mb(), "base_mb": base}
 
 
 def _reference_prompts(rng, n, d, ell, rho, chunk=512):
@@ -91,6 +92,7 @@ def part_reference(d, tau, repeat):
     from rmt_icl.simulate.paths import ScalingPath
 
     s = ScalingPath(alpha=ALPHA, tau=tau, rho=RHO, ridge=RIDGE).sizes(d)
+    base = _rss_mb()
     best = None
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -103,6 +105,7 @@ def part_reference(d, tau, repeat):
         row = {"t_total": t3 - t0, "t_sample": t1 - t0, "t_fit": t2 - t1, "icl": float(icl)}
         best = row if best is None or row["t_total"] < best["t_total"] else best
     best["peak_mb"] = _rss_mb()
+    best["base_mb"] = base
     return best
 
 
@@ -163,6 +166,10 @@ def main(argv=None) -> int:
     from rmt_icl.simulate.features import gram_flops
 
     load0 = os.getloadavg()[0]
+    # peak memory first, while this parent process is still small (a forked child's ru_maxrss
+    # includes the parent's resident set at fork time): one instance per subprocess
+    one = argparse.Namespace(d=args.d, tau=args.tau, repeat=1)
+    memory = {name: _run_part(name, one) for name in ("ours", "reference", "mixed")}
     # timings: the parts interleaved in this process, `repeat` rounds, minimum per phase, so
     # that changes in machine load hit all of them alike
     part_ours(8, 1.5, 1)                                   # warm-up
@@ -182,10 +189,9 @@ def main(argv=None) -> int:
 
     ours, ref, mixed = (best(rounds[k]) for k in ("ours", "reference", "mixed"))
     dgemm = max(r["gflops"] for r in rounds["dgemm"])
-    # peak memory: one instance of each part in its own subprocess
-    one = argparse.Namespace(d=args.d, tau=args.tau, repeat=1)
     for name, row in (("ours", ours), ("reference", ref), ("mixed", mixed)):
-        row["peak_mb"] = _run_part(name, one)["peak_mb"]
+        row["peak_mb"] = memory[name]["peak_mb"]
+        row["grow_mb"] = memory[name]["peak_mb"] - memory[name]["base_mb"]
     agree = _run_part("agreement", one)
     load1 = os.getloadavg()[0]
     n, D = ours["n"], ours["D"]
@@ -197,9 +203,11 @@ def main(argv=None) -> int:
           f"rho={RHO}, ridge={RIDGE}: n={n}, D={D}")
     print(f"  ours      total {ours['t_total']:.3f} s  (sample {ours['t_sample']:.3f}, gram "
           f"{ours['t_gram']:.3f}, solve {ours['t_solve']:.3f}, error {ours['t_error']:.4f}); "
-          f"peak RSS {ours['peak_mb']:.0f} MB; e_ICL = {ours['icl']:.5f}")
+          f"peak RSS {ours['peak_mb']:.0f} MB (+{ours['grow_mb']:.0f} MB over imports); "
+          f"e_ICL = {ours['icl']:.5f}")
     print(f"  reference total {ref['t_total']:.3f} s  (sample {ref['t_sample']:.3f}, fit "
-          f"{ref['t_fit']:.3f}); peak RSS {ref['peak_mb']:.0f} MB; e_ICL = {ref['icl']:.5f}")
+          f"{ref['t_fit']:.3f}); peak RSS {ref['peak_mb']:.0f} MB (+{ref['grow_mb']:.0f} MB); "
+          f"e_ICL = {ref['icl']:.5f}")
     print(f"  speed ratio: end to end {ref['t_total'] / ours['t_total']:.2f}x, fit phase "
           f"{ref['t_fit'] / ours_fit:.2f}x (target >= 3x)")
     print(f"  dominant phase (Gram, {flops / 1e9:.1f} GFLOP incl. pair products and expansion): "
@@ -208,7 +216,8 @@ def main(argv=None) -> int:
           f"{syrk_equiv / dgemm:.0%} of dgemm (target >= 60%)")
     print(f"  ours, mixed precision (float32 Gram + Cholesky, float64 refinement): total "
           f"{mixed['t_total']:.3f} s (gram {mixed['t_gram']:.3f}, solve+refine "
-          f"{mixed['t_solve']:.3f}); peak RSS {mixed['peak_mb']:.0f} MB; e_ICL = "
+          f"{mixed['t_solve']:.3f}); peak RSS {mixed['peak_mb']:.0f} MB "
+          f"(+{mixed['grow_mb']:.0f} MB); e_ICL = "
           f"{mixed['icl']:.5f}; speed ratio end to end {ref['t_total'] / mixed['t_total']:.2f}x,"
           f" fit phase {ref['t_fit'] / (mixed['t_gram'] + mixed['t_solve']):.2f}x")
     print(f"  ||Gamma_ours - Gamma_ref|| / ||Gamma_ref|| on identical prompts = "
