@@ -15,6 +15,8 @@ must hold the same cells.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -52,6 +54,8 @@ def test_notebook_runs(path, monkeypatch, tmp_path):
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     nb = nbformat.read(path, as_version=4)
+    # one extra cell reports the kernel's interpreter: it must be the one running pytest
+    nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(NB_DIR)}})
     t0 = time.perf_counter()
@@ -60,6 +64,8 @@ def test_notebook_runs(path, monkeypatch, tmp_path):
     except nbclient.exceptions.CellExecutionError as exc:  # show the failing cell's traceback
         pytest.fail(f"{path.name}: a cell failed\n{exc}")
     print(f"{path.name}: executed in {time.perf_counter() - t0:.1f} s")
+    kernel_python = "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip()
+    assert os.path.realpath(kernel_python) == os.path.realpath(sys.executable), kernel_python
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
