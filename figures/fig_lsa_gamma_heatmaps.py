@@ -112,8 +112,8 @@ def draw(results: dict):
         ax.set_yticks([])
         ax.grid(False)
         fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.suptitle(f"One-layer LSA trained from random init lands on $\\Gamma^*$ "
-                 f"({results['sizes']})", fontsize=11)
+    fig.suptitle(f"One-layer LSA trained from a random start lands on $\\Gamma^*$ (anisotropic "
+                 f"columns: ZFB start; {results['sizes']})", fontsize=11)
     return fig
 
 

@@ -154,3 +154,50 @@ def test_cli_bad_input(capsys):
     assert cli_main(["lsa-train", "--d", "3", "--n", "5", "--noise", "-1", "--steps", "5"]) == 2
     assert "noise" in capsys.readouterr().err
     assert cli_main(["lsa-train", "--d", "3", "--n", "5", "--cov", "spiked:-3"]) == 2
+
+
+@pytest.mark.slow
+def test_random_init_can_stall_at_a_spurious_local_minimum():
+    """Documented finding (docs/theory/one_step_gd.md): on the reference's general case a fully
+    random start (seed 0) ends far from Gamma*; polishing with L-BFGS on a fixed sample lands on
+    a stationary point whose Hessian is positive semi-definite (zero modes = the 4 entries of
+    Q's last column, which never matter, and the (p, Q) -> (a p, Q/a) gauge), with a loss far
+    above the Gamma* predictor's on the same sample. The ZFB start reaches Gamma*."""
+    from scipy.optimize import minimize
+
+    from rmt_icl.lsa.model import MergedLSA, gram, query_token
+    from rmt_icl.theory import gamma_to_merged
+
+    sx = np.array([[2, 0.5, 0], [0.5, 1, 0.3], [0, 0.3, 0.5]])
+    dist = PromptDistribution(3, 10, 0.25, cov_x=sx, cov_w=np.diag([0.5, 1.5, 1.0]))
+    gamma_star, _ = dist.theory()
+    res = train_lsa(dist, seed=0, **FAST)
+    assert _rel(res.gamma_eff, gamma_star) > 0.5
+    zfb = train_lsa(dist, seed=0, init="zfb", **FAST)
+    assert _rel(zfb.gamma_eff, gamma_star) < 0.05
+
+    P = dist.sample(np.random.default_rng(5), 100_000)
+    G, eq, yq = gram(P.X, P.y), query_token(P.xq), P.yq
+    m = res.model.copy()
+
+    def lg(z):
+        m.params["p"][:] = z[:4]
+        m.params["Q"][:] = z[4:].reshape(4, 4)
+        loss, g = m.loss_and_grad(G, eq, yq)
+        return loss, np.concatenate([g["p"], g["Q"].ravel()])
+
+    z0 = np.concatenate([res.model.params["p"], res.model.params["Q"].ravel()])
+    opt = minimize(lg, z0, jac=True, method="L-BFGS-B",
+                   options=dict(maxiter=1000, gtol=1e-10, ftol=1e-15))
+    loss, grad = lg(opt.x)
+    assert np.linalg.norm(grad) < 1e-5
+    H = np.empty((20, 20))
+    for i in range(20):
+        e = np.zeros(20)
+        e[i] = 1e-5
+        H[:, i] = (lg(opt.x + e)[1] - lg(opt.x - e)[1]) / 2e-5
+    eig = np.linalg.eigvalsh(0.5 * (H + H.T))
+    assert eig[0] > -1e-6 * eig[-1]  # no descent direction
+    assert np.sum(eig < 1e-6 * eig[-1]) == 5  # exactly the known zero modes
+    star = MergedLSA.from_weights(*gamma_to_merged(gamma_star))
+    assert loss > star.loss_and_grad(G, eq, yq)[0] + 0.5
