@@ -201,3 +201,23 @@ def test_random_init_can_stall_at_a_spurious_local_minimum():
     assert np.sum(eig < 1e-6 * eig[-1]) == 5  # exactly the known zero modes
     star = MergedLSA.from_weights(*gamma_to_merged(gamma_star))
     assert loss > star.loss_and_grad(G, eq, yq)[0] + 0.5
+
+
+def test_cli_nonlinear_and_mahankali_paths(capsys):
+    from rmt_icl.theory import one_step_gd_nonlinear
+
+    rc = cli_main(["lsa-train", "--d", "3", "--n", "10", "--noise", "0.3", "--target", "relu",
+                   "--steps", "30", "--test-prompts", "2000", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["theory_loss"] == pytest.approx(one_step_gd_nonlinear(10, "relu", 3, 0.09).loss)
+    rc = cli_main(["lsa-train", "--d", "3", "--n", "10", "--cov", "spiked:2", "--prior", "inverse",
+                   "--param", "mahankali", "--init-scale", "0.5", "--steps", "30",
+                   "--test-prompts", "2000", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(np.diag(out["gamma_star"]),
+                               10 / 14 * np.array([1 / 3, 1, 1]), rtol=1e-12)
+    assert cli_main(["lsa-train", "--d", "3", "--n", "10", "--target", "relu", "--prior",
+                     "inverse"]) == 2
+    assert "prior" in capsys.readouterr().err
