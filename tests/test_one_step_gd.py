@@ -243,3 +243,23 @@ def test_link_moments_agree_with_hermite_engine():
     e = hermite.hermite_expansion("tanh", 1, variance=4.0)
     np.testing.assert_allclose(get_target("tanh").link_moments()[:2],
                                (e.coefficients[1], e.second_moment), atol=1e-11)
+
+
+def test_non_gaussian_covariates_regression_values():
+    from rmt_icl.theory import one_step_gd_non_gaussian
+
+    for n, d, s2, cov, ref in [(10, 10, 0.0, "uniform", 1.515152),
+                               (20, 5, 0.25, "uniform", 2.348337),
+                               (10, 10, 0.0, "uniform:0.5", 6.060606),
+                               (20, 5, 0.25, "uniform:0.5", 8.633094)]:
+        assert float(one_step_gd_non_gaussian(n, d, s2, cov).step) == pytest.approx(ref, abs=1e-6)
+    g = one_step_gd_non_gaussian(20, 5, 0.25, "gaussian")
+    o = one_step_gd_optimum(20, 5, 0.25)
+    assert float(g.step) == pytest.approx(float(o.step), rel=1e-14)
+    assert float(g.loss) == pytest.approx(float(o.loss), rel=1e-14)
+    assert float(one_step_gd_non_gaussian(20, 5, 0.25, "sphere").step) == pytest.approx(
+        20 / (20 + 5 - 1 + 0.25), rel=1e-14)
+    with pytest.raises(ValueError, match="covariates"):
+        one_step_gd_non_gaussian(20, 5, 0.25, "uniform:-1")
+    with pytest.raises(ValueError, match="covariates"):
+        one_step_gd_non_gaussian(20, 5, 0.25, (1.0, -2.0))

@@ -152,3 +152,26 @@ def test_he3_heavy_tailed_line_search():
         ys.append(y)
     c_hat, c_se = _line_search(np.concatenate(ps), np.concatenate(ys))
     assert abs(c_hat - o.step) < TOL * c_se
+
+
+@pytest.mark.parametrize("cov,n,d,sigma", [("uniform", 20, 5, 0.5), ("sphere", 10, 4, 0.3)])
+def test_non_gaussian_line_search(cov, n, d, sigma):
+    from rmt_icl.theory import one_step_gd_non_gaussian
+
+    s2 = sigma**2
+    o = one_step_gd_non_gaussian(n, d, s2, cov)
+    rng = np.random.default_rng([13, n, d])
+    N = 200_000
+    if cov == "uniform":
+        X = rng.uniform(-1.0, 1.0, (N, n + 1, d))
+    else:
+        X = rng.standard_normal((N, n + 1, d))
+        X *= np.sqrt(d) / np.linalg.norm(X, axis=2, keepdims=True)
+    w = rng.standard_normal((N, d))
+    y = np.einsum("bmd,bd->bm", X, w) + sigma * rng.standard_normal((N, n + 1))
+    h = np.einsum("bnd,bn->bd", X[:, :n], y[:, :n]) / n
+    p = np.einsum("bd,bd->b", h, X[:, n])
+    c_hat, c_se = _line_search(p, y[:, n])
+    assert abs(c_hat - float(o.step)) < TOL * c_se, (c_hat, float(o.step), c_se)
+    m, se = _mean_se((float(o.step) * p - y[:, n]) ** 2)
+    assert abs(m - float(o.loss)) < TOL * se

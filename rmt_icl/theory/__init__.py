@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "one_step_gd_loss": "rmt_icl.theory.one_step_gd",
     "optimal_lsa": "rmt_icl.theory.one_step_gd",
     "one_step_gd_nonlinear": "rmt_icl.theory.one_step_gd",
+    "one_step_gd_non_gaussian": "rmt_icl.theory.one_step_gd",
     "lsa_loss": "rmt_icl.theory.one_step_gd",
     "step_to_unnormalised": "rmt_icl.theory.one_step_gd",
     "gamma_to_merged": "rmt_icl.theory.one_step_gd",

@@ -46,6 +46,7 @@ __all__ = [
     "optimal_lsa",
     "lsa_loss",
     "one_step_gd_nonlinear",
+    "one_step_gd_non_gaussian",
     "step_to_unnormalised",
     "gamma_to_merged",
     "merged_to_gamma",
@@ -440,3 +441,68 @@ def one_step_gd_nonlinear(n, target, d, noise_var=0.0) -> NonlinearOptimum:
     loss = m.f2 + s2 - n * m.g2**2 / denom
     return NonlinearOptimum(step=float(step), loss=float(loss), clean_loss=float(loss - s2),
                             linear_step=n / (n + d + 1.0 + s2), moments=m)
+
+
+# ----------------------------------------------------------------- non-Gaussian covariates
+def _covariate_moments(covariates, d):
+    """(s, q) with E[x x^T] = s I and E[||x||^2 x x^T] = q I."""
+    if isinstance(covariates, str):
+        name, _, arg = covariates.strip().lower().partition(":")
+        if name == "gaussian" and not arg:
+            return 1.0, d + 2.0
+        if name == "sphere" and not arg:  # uniform on the sphere of radius sqrt(d)
+            return 1.0, float(d)
+        if name == "uniform":  # i.i.d. U(-A, A) coordinates
+            try:
+                A = float(arg) if arg else 1.0
+            except ValueError:
+                A = float("nan")
+            if not (np.isfinite(A) and A > 0):
+                raise ValueError(f"covariates 'uniform:A' needs A in (0, inf), got {covariates!r}")
+            m2, m4 = A**2 / 3.0, A**4 / 5.0
+            return m2, m4 + (d - 1) * m2**2
+        raise ValueError("covariates must be 'gaussian', 'sphere', 'uniform[:A]' or a pair "
+                         f"(s, q), got {covariates!r}")
+    sq = as_float_array("covariates", covariates).ravel()
+    if sq.shape != (2,) or np.any(sq <= 0):
+        raise ValueError("covariates must be a pair (s, q) of positive numbers, got "
+                         f"{covariates!r}")
+    return float(sq[0]), float(sq[1])
+
+
+def one_step_gd_non_gaussian(n, d, noise_var=0.0, covariates="uniform") -> OneStepGDOptimum:
+    """Optimal isotropic one GD step for non-Gaussian covariates with isotropic moments.
+
+    Covariates with E[x x^T] = s I and E[||x||^2 x x^T] = q I (e.g. i.i.d. symmetric
+    coordinates), w ~ N(0, I_d), noise sigma^2. Within the class Gamma = c I,
+
+        L(c) = (s d / n) (q + sigma^2 s + (n-1) s^2) c^2 - 2 s^2 d c + s d + sigma^2,
+        c*   = s n / (q + (n-1) s^2 + sigma^2 s),
+        L*   = s d + sigma^2 - s^3 d n / (q + (n-1) s^2 + sigma^2 s).
+
+    Gaussian: s = 1, q = d + 2 (Theorem 1). U(-A, A)^d: s = A^2/3, q = A^4/5 + (d-1) A^4/9.
+    Sphere of radius sqrt(d): s = 1, q = d. (Reference section 3.5; MC-checked in the tests.)
+
+    Parameters
+    ----------
+    n, d : int
+        Context length and dimension, >= 1.
+    noise_var : float
+        sigma^2 >= 0.
+    covariates : str or (s, q)
+        ``"gaussian"``, ``"sphere"``, ``"uniform"`` / ``"uniform:A"`` (default A = 1), or the
+        moments (s, q) directly.
+
+    Returns
+    -------
+    OneStepGDOptimum
+    """
+    n = check_int("n", n, minimum=1)
+    d = check_int("d", d, minimum=1)
+    s2 = float(check_nonnegative("noise_var", noise_var))
+    s, q = _covariate_moments(covariates, d)
+    den = q + (n - 1.0) * s**2 + s2 * s
+    step = s * n / den
+    loss = s * d + s2 - s**3 * d * n / den
+    return OneStepGDOptimum(step=np.float64(step), loss=np.float64(loss),
+                            clean_loss=np.float64(loss - s2), eta=np.float64(step / n))
