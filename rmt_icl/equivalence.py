@@ -22,13 +22,16 @@ the per-run paired differences ``Delta_p^{(r)} = e_Herm(p)^{(r)} - e_RT^{(r)}`` 
 queries. Per ``d``:
 
 * ``e_RT``, ``e_Herm(p)``, ``e_linear``: mean +- SE over runs;
-* ``Delta_p(d)`` = mean of the per-run differences, ``SE_p(d) = std(Delta^{(r)}, ddof=1)/sqrt(R_d)``
-  (paired over runs: the common random numbers cancel most of the run-to-run spread);
+* ``Delta_p(d)`` = mean of the per-run differences,
+  ``SE_p(d) = std(Delta^{(r)}, ddof=1) / sqrt(R_d)`` (paired over runs: the common random
+  numbers cancel most of the run-to-run spread);
 * the gap ``|Delta_p(d)|`` with that SE.
 
-Runs go through :func:`rmt_icl.sweep.sweep` with one store per ``(configuration, d, R_d)``
-under ``store`` (:func:`study_store`), so an interrupted study resumes, and increasing ``R_d``
-reproduces the old runs exactly (seeds are hashed from the parameters and the run number).
+Runs go through :func:`rmt_icl.sweep.sweep`. Replicate ``r`` is a sweep point of its own
+(parameter ``replicate``, so its seed is hashed from the parameters and ``r``), and each
+``(configuration, d, seed)`` folder (:func:`study_store`) holds one store per block of
+replicates ``rep<a>-<b>``: an interrupted study resumes, asking for more runs computes only the
+new replicates (a new block), and asking for fewer reads the old ones.
 
 Degrees identical in law
 ------------------------
