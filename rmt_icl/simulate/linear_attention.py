@@ -198,7 +198,8 @@ def _fit_mixed(xq, h, y, mu, chunk, timings, *, tol=1e-12, accept=1e-9, maxiter=
     g32.flat[:: D + 1] += np.float32(mu)
     result, iterations = None, 0
     try:
-        factor = sla.cho_factor(g32, lower=True, overwrite_a=True, check_finite=False)
+        # g32.T is Fortran-ordered (no copy inside LAPACK); G is symmetric
+        factor = sla.cho_factor(g32.T, lower=False, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError:
         factor = None
     if factor is not None:

@@ -47,7 +47,12 @@ def solve_spd(gram: np.ndarray, rhs: np.ndarray, ridge: float, *,
     a = gram if overwrite else gram.copy()
     a.flat[:: a.shape[0] + 1] += ridge
     try:
-        c, low = sla.cho_factor(a, lower=True, overwrite_a=True, check_finite=False)
+        # a C-ordered symmetric matrix is passed as its (Fortran-ordered) transpose, whose
+        # upper triangle is a's lower triangle: LAPACK then factors in place, with no D x D copy
+        if a.flags.c_contiguous and not a.flags.f_contiguous:
+            c, low = sla.cho_factor(a.T, lower=False, overwrite_a=True, check_finite=False)
+        else:
+            c, low = sla.cho_factor(a, lower=True, overwrite_a=True, check_finite=False)
         return sla.cho_solve((c, low), rhs, check_finite=False)
     except np.linalg.LinAlgError:
         if overwrite:
