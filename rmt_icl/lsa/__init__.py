@@ -7,7 +7,9 @@
   task prior, or nonlinear targets), fresh batches or a finite task pool, and the theory
   optimum Gamma* / L* each distribution implies;
 * :mod:`rmt_icl.lsa.train` -- the pretraining loop (Adam or GD) with divergence detection and a
-  held-out evaluation.
+  held-out evaluation;
+* :mod:`rmt_icl.lsa.certificate` -- least squares over all LSA features (a convex relaxation),
+  certifying out of sample that no LSA beats Gamma*.
 
 Predictor convention: y_hat = h^T Gamma x_q with h = X^T y / n (see
 :mod:`rmt_icl.theory.one_step_gd`).
@@ -27,6 +29,7 @@ _EXPORTS = {
     "train_lsa": "rmt_icl.lsa.train",
     "evaluate_lsa": "rmt_icl.lsa.train",
     "TrainResult": "rmt_icl.lsa.train",
+    "relaxation_certificate": "rmt_icl.lsa.certificate",
 }
 
 __all__ = sorted(_EXPORTS)
