@@ -195,8 +195,9 @@ def _check_model(activation, target, model):
             f"model='rt' is derived and validated only for activation in "
             f"{SUPPORTED_ACTIVATIONS} (issue 6, step 1); got activation={name_a!r}. For a "
             f"nonlinear activation use model='hermite1', the deterministic equivalent of the "
-            f"Gaussian-equivalent (p = 1) model mu0 + mu1 F vec H + mu* z "
-            f"(docs/theory/random_transformer.md, section 5)."
+            f"Gaussian-equivalent (p = 1) model mu0 + mu1 F vec H + mu* z; that it is also the "
+            f"RT's limit is conjectured, with Monte Carlo support only "
+            f"(docs/theory/random_transformer.md, section 5.3)."
         )
     from rmt_icl.hermite import activation_names, hermite_coefficients, hermite_residual
 
