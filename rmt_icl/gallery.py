@@ -11,7 +11,8 @@ command lines and the notebooks share the same code path:
     * ``"comparison"`` -- one line saying what is compared (e.g. "e_ICL theory vs simulation");
     * ``"max_gap_se"`` -- the largest ``|simulation - theory| / SE`` over the plotted points
       (``None`` for theory-only figures);
-    * ``"sizes"`` -- the simulation sizes used (e.g. ``"d=32, runs=5"``).
+    * ``"sizes"`` -- the simulation sizes used (e.g. ``"d=32, runs=5"``);
+    * optionally ``"max_rel_gap"`` -- the largest ``|simulation - theory| / theory``.
 
 ``draw(results) -> matplotlib.figure.Figure``
     Draws from the results only (no recomputation).
@@ -67,17 +68,18 @@ def run_figure(name: str, path: Path, *, quick: bool, out: Path) -> dict:
 
     apply_style()
     t0 = time.perf_counter()
-    row = {"figure": name, "script": f"figures/{path.name}"}
+    row = {"figure": name, "script": f"figures/{path.name}", "stem": path.stem}
     try:
         module = load_script(path)
         results = module.compute(quick=quick)
         fig = module.draw(results)
-        files = save_figure(fig, out / (getattr(module, "NAME", None) or path.stem))
+        files = save_figure(fig, out / path.stem)
         plt.close(fig)
         row.update(
             status="ok",
             comparison=results.get("comparison", ""),
             max_gap_se=results.get("max_gap_se"),
+            max_rel_gap=results.get("max_rel_gap"),
             sizes=results.get("sizes", ""),
             files=[str(f) for f in files],
         )
@@ -98,16 +100,18 @@ def write_report(rows: list[dict], path: Path, *, quick: bool) -> Path:
         "standard error over independent runs, maximised over the plotted points; finite-size "
         "effects of order 1/d are expected at quick sizes (see each figure's caption).",
         "",
-        "| figure | comparison | max gap (SE) | sizes | run time (s) | status |",
-        "|---|---|---|---|---|---|",
+        "| figure | comparison | max gap (SE) | max relative gap | sizes | run time (s) | status |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         gap = r.get("max_gap_se")
         gap_s = "—" if gap is None else f"{gap:.2f}"
+        rel = r.get("max_rel_gap")
+        rel_s = "—" if rel is None else f"{100 * rel:.1f} %"
         status = r["status"] if r["status"] == "ok" else f"error: {r.get('error', '')}"
         status = status.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| [{r['figure']}]({r['figure']}.png) | {r.get('comparison', '')} | "
-                     f"{gap_s} | {r.get('sizes', '')} | {r['seconds']:.1f} | {status} |")
+        lines.append(f"| [{r['figure']}]({r['stem']}.png) | {r.get('comparison', '')} | "
+                     f"{gap_s} | {rel_s} | {r.get('sizes', '')} | {r['seconds']:.1f} | {status} |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
