@@ -19,7 +19,7 @@ compilation.
 
 from __future__ import annotations
 
-import importlib
+from rmt_icl._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -33,7 +33,6 @@ _EXPORTS = {
     "hermite_series": "rmt_icl.hermite",
     "get_activation": "rmt_icl.hermite",
     "ScalingPath": "rmt_icl.simulate",
-    "sweep": "rmt_icl.sweep",
     "reproduce": "rmt_icl.gallery",
     "RmtIclError": "rmt_icl.errors",
     "ConvergenceError": "rmt_icl.errors",
@@ -41,18 +40,8 @@ _EXPORTS = {
 _SUBMODULES = ("hermite", "theory", "simulate", "sweep", "plotting", "lsa", "errors", "cli",
                "gallery")
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+# `rmt_icl.sweep` is the sweep package, callable as the sweep function itself
+__all__ = sorted(_EXPORTS) + ["sweep", "__version__"]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"rmt_icl.{name}")
-    raise AttributeError(f"module 'rmt_icl' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

@@ -17,7 +17,7 @@ Predictor convention: y_hat = h^T Gamma x_q with h = X^T y / n (see
 
 from __future__ import annotations
 
-import importlib
+from rmt_icl._lazy import lazy_exports
 
 _EXPORTS = {
     "make_tokens": "rmt_icl.lsa.model",
@@ -35,13 +35,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'rmt_icl.lsa' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

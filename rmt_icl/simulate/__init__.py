@@ -14,7 +14,7 @@ Public names are imported lazily.
 
 from __future__ import annotations
 
-import importlib
+from rmt_icl._lazy import lazy_exports
 
 _EXPORTS = {
     "ScalingPath": "rmt_icl.simulate.paths",
@@ -46,13 +46,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'rmt_icl.simulate' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

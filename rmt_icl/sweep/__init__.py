@@ -12,9 +12,10 @@ Public names are imported lazily.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
+
+from rmt_icl._lazy import lazy_exports
 
 _EXPORTS = {
     "sweep": "rmt_icl.sweep.run",
@@ -36,16 +37,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'rmt_icl.sweep' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 class _CallableModule(types.ModuleType):

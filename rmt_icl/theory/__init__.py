@@ -5,7 +5,7 @@ Public names are imported lazily from their modules.
 
 from __future__ import annotations
 
-import importlib
+from rmt_icl._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # linear attention (Lu et al. 2024)
@@ -38,13 +38,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'rmt_icl.theory' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
