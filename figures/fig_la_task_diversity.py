@@ -11,7 +11,7 @@ so the SE is that of the paired difference). Finite-d simulations sit above theo
 kappa (few tasks) and, at quick sizes, far above it for alpha = 6 (tau = 1.2 is close to the
 finite-d interpolation threshold tau = 1 + 1/d).
 
-Sizes: quick d = 24, 3 runs, 10 kappa values; ``--full`` d = 100, 10 runs, the paper's 31 kappa
+Sizes: quick d = 40, 3 runs, 10 kappa values; ``--full`` d = 100, 10 runs, the paper's 31 kappa
 values. Store ``results/la_task_diversity/<quick|full>``.
 
 Usage::
@@ -37,7 +37,7 @@ KAPPAS_FULL = (0.08, 0.10, 0.12, 0.16, 0.20, 0.26, 0.33, 0.41, 0.53, 0.67, 0.85,
                1.72, 2.18, 2.77, 3.50, 4.44, 5.62, 7.12, 9.02, 11.42, 14.47, 18.32, 23.20,
                29.39, 37.21, 47.13, 59.68, 75.58, 95.72)
 KAPPAS_QUICK = (0.10, 0.20, 0.33, 0.53, 0.85, 1.36, 2.18, 3.50, 7.12, 18.32)
-QUICK = dict(d=24, runs=3, kappas=KAPPAS_QUICK)
+QUICK = dict(d=40, runs=3, kappas=KAPPAS_QUICK)
 FULL = dict(d=100, runs=10, kappas=KAPPAS_FULL)
 
 

@@ -27,6 +27,7 @@ command lines and the notebooks share the same code path:
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -132,7 +133,8 @@ def reproduce(*, quick: bool = True, only=None, out="figures", figures_dir=None,
     figures_dir : path, optional
         Folder of the figure scripts (default: the checkout's ``figures/``).
     progress : bool
-        Show an overall progress bar.
+        Show overall progress: a bar on a terminal, one line per finished figure otherwise
+        (logs, CI).
 
     Returns
     -------
@@ -151,9 +153,14 @@ def reproduce(*, quick: bool = True, only=None, out="figures", figures_dir=None,
         scripts = {n: scripts[n] for n in scripts if n in names}
     out = Path(out)
     rows = []
-    bar = tqdm(scripts.items(), desc="figures", unit="fig", disable=not progress)
-    for name, path in bar:
+    tty = sys.stderr.isatty()
+    bar = tqdm(scripts.items(), desc="figures", unit="fig", disable=not (progress and tty))
+    for i, (name, path) in enumerate(bar, 1):
         bar.set_postfix_str(name)
         rows.append(run_figure(name, path, quick=quick, out=out))
         write_report(rows, out / "REPORT.md", quick=quick)  # keep the report current
+        if progress and not tty:
+            r = rows[-1]
+            print(f"[{i}/{len(scripts)}] {name}: {r['status']} in {r['seconds']:.0f} s",
+                  file=sys.stderr, flush=True)
     return rows
