@@ -12,7 +12,7 @@ Lines: theory at the realised ratios of the simulated d (K = round(kappa d) task
 round(tau d^2/K) times); markers: Monte Carlo mean +- SE (exact O(d) sampler, so large alpha costs
 nothing). Finite-size gaps are O(1/d), largest for small kappa (few tasks: K = kappa d).
 
-Sizes: quick d = 24, 3 runs, 4 of the 6 alphas; ``--full`` d = 100, 10 runs. Store
+Sizes: quick d = 32, 3 runs, 4 of the 6 alphas; ``--full`` d = 100, 10 runs. Store
 ``results/la_context_length/<quick|full>``.
 
 Usage::
@@ -22,12 +22,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+
+from rmt_icl.plotting.figure_cli import figure_main
 
 NAME = "fig_la_context_length"
 STORE = "la_context_length"
@@ -39,7 +39,7 @@ PANELS = (
     ("C", "icl", 20.0, 0.5, (0.25, 0.75, 1.0, 1.1, 2.0),
      (2.35, 5.5, 9.62, 22.7, 100.0, 1000.0)),
 )
-QUICK = dict(d=24, runs=3, alpha_index=(0, 2, 4, 5))
+QUICK = dict(d=32, runs=3, alpha_index=(0, 2, 4, 5))
 FULL = dict(d=100, runs=10, alpha_index=(0, 1, 2, 3, 4, 5))
 
 
@@ -128,22 +128,16 @@ def draw(results: dict):
     return fig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="paper sizes (d=100, 10 runs)")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent),
-                   help="output folder (default: figures/)")
-    p.add_argument("--backend", default="processes", choices=("serial", "processes", "dask"))
-    args = p.parse_args(argv)
-
-    from rmt_icl.plotting.style import save_figure
-
-    results = compute(quick=not args.full, backend=args.backend)
-    paths = save_figure(draw(results), Path(args.out) / NAME)
+def _report(results: dict) -> None:
+    """Print the summary of a computed figure."""
     print(f"{results['sizes']}: {results['seconds']:.1f} s; max |sim - theory| = "
           f"{results['max_gap_se']:.2f} SE, max relative gap {results['max_rel_gap']:.3f}")
-    print("wrote", ", ".join(str(p) for p in paths))
-    return 0
+
+
+def main(argv=None) -> int:
+    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
+                       full_help="paper sizes (d=100, 10 runs)",
+                       backend="processes", report=_report)
 
 
 if __name__ == "__main__":

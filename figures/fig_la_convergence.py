@@ -21,13 +21,13 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+
+from rmt_icl.plotting.figure_cli import figure_main
 
 NAME = "fig_la_convergence"
 STORE = "la_convergence"
@@ -123,26 +123,20 @@ def draw(results: dict):
     return fig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="d = 20..100")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent),
-                   help="output folder (default: figures/)")
-    p.add_argument("--backend", default="processes", choices=("serial", "processes", "dask"))
-    args = p.parse_args(argv)
-
-    from rmt_icl.plotting.style import save_figure
-
-    results = compute(quick=not args.full, backend=args.backend)
-    paths = save_figure(draw(results), Path(args.out) / NAME)
+def _report(results: dict) -> None:
+    """Print the summary of a computed figure."""
     print(f"{results['sizes']}: {results['seconds']:.1f} s")
     for (lab, q), (c, c_se) in results["fits"].items():
         print(f"  {lab:24s} {q}: relative gap = c/d with c = {c:.3f} ± {c_se:.3f}")
     cols = ["label", "d", "icl_mean", "icl_se", "theory_icl_mean", "idg_mean", "idg_se",
             "theory_idg_mean"]
     print(results["table"][cols].to_string(index=False))
-    print("wrote", ", ".join(str(p) for p in paths))
-    return 0
+
+
+def main(argv=None) -> int:
+    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
+                       full_help="d = 20..100",
+                       backend="processes", report=_report)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ exact test error), mean +- one standard error over independent runs. Simulations
 above theory by O(1/d), most near tau = 1 and for kappa < 1 (reference section 8); the
 reported gaps in SE use the theory at the *realised* ratios.
 
-Sizes: quick d = 32, 3 runs; ``--full`` d = 100, 10 runs (the paper's). Simulations go through
+Sizes: quick d = 40, 3 runs; ``--full`` d = 100, 10 runs (the paper's). Simulations go through
 the sweep store ``results/la_double_descent/<quick|full>`` (resumable).
 
 Usage::
@@ -24,13 +24,13 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+
+from rmt_icl.plotting.figure_cli import figure_main
 
 NAME = "fig_la_double_descent"
 STORE = "la_double_descent"
@@ -42,7 +42,7 @@ LAMBDA_AB = 1e-5
 TAUS_C = (0.2, 0.5, 0.85, 1.0, 1.15, 1.5, 2.0)
 ALPHA_C = 10.0
 RIDGES_C = (1e-5, 0.1, 1.0)
-QUICK = dict(d=32, runs=3)
+QUICK = dict(d=40, runs=3)
 FULL = dict(d=100, runs=10)
 
 
@@ -148,23 +148,17 @@ def draw(results: dict):
     return fig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="paper sizes (d=100, 10 runs)")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent),
-                   help="output folder (default: figures/)")
-    p.add_argument("--backend", default="processes", choices=("serial", "processes", "dask"))
-    args = p.parse_args(argv)
-
-    from rmt_icl.plotting.style import save_figure
-
-    results = compute(quick=not args.full, backend=args.backend)
-    paths = save_figure(draw(results), Path(args.out) / NAME)
+def _report(results: dict) -> None:
+    """Print the summary of a computed figure."""
     print(f"{results['sizes']}: {results['seconds']:.1f} s; max |sim - theory| = "
           f"{results['max_gap_se']:.2f} SE ({results['max_gap_se_off_peak']:.2f} SE away from "
           f"tau ~ 1 with tiny ridge), max relative gap {results['max_rel_gap']:.3f}")
-    print("wrote", ", ".join(str(p) for p in paths))
-    return 0
+
+
+def main(argv=None) -> int:
+    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
+                       full_help="paper sizes (d=100, 10 runs)",
+                       backend="processes", report=_report)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+from rmt_icl.plotting.figure_cli import figure_main
 from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
 PANELS = (
@@ -146,21 +145,8 @@ def draw(results: dict):
     return fig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="paper grid 401 x 300 x 500")
-    p.add_argument(
-        "--out",
-        default=str(Path(__file__).resolve().parent),
-        help="output folder (default: figures/)",
-    )
-    args = p.parse_args(argv)
-
-    from rmt_icl.plotting.style import save_figure
-
-    results = compute(quick=not args.full)
-    fig = draw(results)
-    paths = save_figure(fig, Path(args.out) / "fig_la_nonmonotonicity")
+def _report(results: dict) -> None:
+    """Print the summary of a computed figure."""
     print(f"{results['sizes']}: computed in {results['seconds']:.1f} s")
     for key, s in results["summary"].items():
         print(
@@ -170,8 +156,12 @@ def main(argv=None) -> int:
             f"{s['linear_growth_fraction_left_of_line']:.3f} | "
             f"{s['linear_growth_fraction_right_of_line']:.3f}"
         )
-    print("wrote", ", ".join(str(p) for p in paths))
-    return 0
+
+
+def main(argv=None) -> int:
+    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
+                       full_help="paper grid 401 x 300 x 500",
+                       report=_report)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+
+from rmt_icl.plotting.figure_cli import figure_main
 
 NAME = "fig_la_task_diversity"
 STORE = "la_task_diversity"
@@ -107,22 +107,16 @@ def draw(results: dict):
     return fig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="paper sizes (d=100, 10 runs, 31 kappas)")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent),
-                   help="output folder (default: figures/)")
-    p.add_argument("--backend", default="processes", choices=("serial", "processes", "dask"))
-    args = p.parse_args(argv)
-
-    from rmt_icl.plotting.style import save_figure
-
-    results = compute(quick=not args.full, backend=args.backend)
-    paths = save_figure(draw(results), Path(args.out) / NAME)
+def _report(results: dict) -> None:
+    """Print the summary of a computed figure."""
     print(f"{results['sizes']}: {results['seconds']:.1f} s; max |sim - theory| = "
           f"{results['max_gap_se']:.2f} SE, max |gap difference| {results['max_abs_gap']:.3f}")
-    print("wrote", ", ".join(str(p) for p in paths))
-    return 0
+
+
+def main(argv=None) -> int:
+    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
+                       full_help="paper sizes (d=100, 10 runs, 31 kappas)",
+                       backend="processes", report=_report)
 
 
 if __name__ == "__main__":

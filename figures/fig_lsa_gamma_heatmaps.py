@@ -25,15 +25,14 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from rmt_icl.lsa.data import PromptDistribution, parse_cov
 from rmt_icl.lsa.train import evaluate_lsa, train_lsa
+from rmt_icl.plotting.figure_cli import figure_main
 
 SIGX = np.array([[2, 0.5, 0], [0.5, 1, 0.3], [0, 0.3, 0.5]])
 SETTINGS = (
@@ -117,23 +116,18 @@ def draw(results: dict):
     return fig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="6000 Adam steps, batch 4096, 1e6 test")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent),
-                   help="output folder (default: figures/)")
-    args = p.parse_args(argv)
-    from rmt_icl.plotting.style import save_figure
-
-    results = compute(quick=not args.full)
-    fig = draw(results)
-    paths = save_figure(fig, Path(args.out) / "fig_lsa_gamma_heatmaps")
+def _report(results: dict) -> None:
+    """Print the summary of a computed figure."""
     print(f"{results['sizes']}: computed in {results['seconds']:.1f} s")
     for key, r in results["rows"].items():
         print(f"  {key}: rel. Frobenius {r['rel']:.4f}, loss {r['loss']:.5f} +- {r['se']:.5f} "
               f"vs L* {r['loss_star']:.5f} ({r['gap_se']:.2f} SE)")
-    print("wrote", ", ".join(str(x) for x in paths))
-    return 0
+
+
+def main(argv=None) -> int:
+    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
+                       full_help="6000 Adam steps, batch 4096, 1e6 test",
+                       report=_report)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+from rmt_icl.plotting.figure_cli import figure_main
 from rmt_icl.theory import (
     bayes_ridge_risk,
     bayes_ridge_risk_mp,
@@ -38,6 +37,7 @@ QUICK = dict(n_max=61, step=3, draws=10_000, gd_draws=4_000, mc_prompts=100_000,
 FULL = dict(n_max=120, step=1, draws=100_000, gd_draws=50_000, mc_prompts=1_000_000,
             mc_n=(2, 5, 10, 15, 20, 30, 40, 60, 80, 120))
 KS = (2, 4)
+
 
 
 def _mc_line_search(rng, n, d, s2, N, chunk=50_000):
@@ -117,21 +117,16 @@ def draw(results: dict):
     return fig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="every n up to 120, 1e5 draws, 1e6 MC")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent),
-                   help="output folder (default: figures/)")
-    args = p.parse_args(argv)
-    from rmt_icl.plotting.style import save_figure
-
-    results = compute(quick=not args.full)
-    fig = draw(results)
-    paths = save_figure(fig, Path(args.out) / "fig_lsa_loss_vs_n")
+def _report(results: dict) -> None:
+    """Print the summary of a computed figure."""
     print(f"{results['sizes']}: computed in {results['seconds']:.1f} s; "
           f"max |MC - theory| = {results['max_gap_se']:.2f} SE")
-    print("wrote", ", ".join(str(x) for x in paths))
-    return 0
+
+
+def main(argv=None) -> int:
+    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
+                       full_help="every n up to 120, 1e5 draws, 1e6 MC",
+                       report=_report)
 
 
 if __name__ == "__main__":

@@ -22,15 +22,14 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from rmt_icl.lsa.data import PromptDistribution
 from rmt_icl.lsa.train import evaluate_lsa, train_lsa
+from rmt_icl.plotting.figure_cli import figure_main
 from rmt_icl.theory import one_step_gd_optimum, optimal_lsa
 
 D, SIGMA = 20, 0.5
@@ -39,6 +38,7 @@ LAM_TRAIN = np.array([4.0, 2.0, 1.0, 0.5, 0.25])
 N_TRAIN = 20
 QUICK = dict(steps=1000, batch_size=1024, lr=2e-2, test_prompts=100_000)
 FULL = dict(steps=6000, batch_size=4096, lr=3e-3, test_prompts=1_000_000)
+
 
 
 def compute(quick: bool = True, seed: int = 0) -> dict:
@@ -121,21 +121,16 @@ def draw(results: dict):
     return fig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="6000 Adam steps, batch 4096, 1e6 test")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent),
-                   help="output folder (default: figures/)")
-    args = p.parse_args(argv)
-    from rmt_icl.plotting.style import save_figure
-
-    results = compute(quick=not args.full)
-    fig = draw(results)
-    paths = save_figure(fig, Path(args.out) / "fig_lsa_preconditioner")
+def _report(results: dict) -> None:
+    """Print the summary of a computed figure."""
     print(f"{results['sizes']}: computed in {results['seconds']:.1f} s; trained rel. Frobenius "
           f"{results['rel']:.4f}; loss gap {results['max_gap_se']:.2f} SE")
-    print("wrote", ", ".join(str(x) for x in paths))
-    return 0
+
+
+def main(argv=None) -> int:
+    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
+                       full_help="6000 Adam steps, batch 4096, 1e6 test",
+                       report=_report)
 
 
 if __name__ == "__main__":

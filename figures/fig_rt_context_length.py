@@ -25,11 +25,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
-from pathlib import Path
+
+from rmt_icl.plotting.figure_cli import figure_main
 
 NAME = "fig_rt_context_length"
 STORE = "rt_context_length"
@@ -105,21 +105,16 @@ def draw(results: dict):
     return fig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="d=48, 5 runs")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent))
-    p.add_argument("--backend", default="serial", choices=("serial", "processes", "dask"))
-    args = p.parse_args(argv)
-
-    from rmt_icl.plotting.style import save_figure
-
-    results = compute(quick=not args.full, backend=args.backend)
-    paths = save_figure(draw(results), Path(args.out) / NAME)
+def _report(results: dict) -> None:
+    """Print the summary of a computed figure."""
     print(f"{results['sizes']}: {results['seconds']:.1f} s; max paired gap "
           f"{results['max_gap_se']:.2f} SE")
-    print("wrote", ", ".join(str(p) for p in paths))
-    return 0
+
+
+def main(argv=None) -> int:
+    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
+                       full_help="d=48, 5 runs",
+                       backend="serial", report=_report)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,14 @@ command lines and the notebooks share the same code path:
     The script's own command line (``--full``, ``--out DIR``).
 
 :func:`reproduce` runs ``compute`` and ``draw`` for every script, saves PNG and PDF through
-:func:`rmt_icl.plotting.style.save_figure`, and writes a table with one row per figure.
+:func:`rmt_icl.plotting.style.save_figure`, and writes ``REPORT.md``, a table with one row per
+figure (``REPORT.json`` keeps the rows, so a run with ``only=`` updates just its figures).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import time
 import traceback
@@ -118,6 +120,26 @@ def write_report(rows: list[dict], path: Path, *, quick: bool) -> Path:
     return path
 
 
+def _merge_rows(out: Path, rows: list[dict]) -> list[dict]:
+    """Rows of this run merged into those of ``REPORT.json`` (kept for figures not rerun)."""
+    path = out / "REPORT.json"
+    old = []
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())["rows"]
+        except (ValueError, KeyError, TypeError):
+            old = []  # an unreadable sidecar only loses the rows of figures not rerun
+    names = {r["figure"] for r in rows}
+    merged = [r for r in old if r.get("figure") not in names] + rows
+    merged.sort(key=lambda r: r["figure"])
+    keep = ("figure", "script", "stem", "status", "comparison", "max_gap_se", "max_rel_gap",
+            "sizes", "seconds", "error")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"rows": [{k: r.get(k) for k in keep if k in r}
+                                         for r in merged]}, indent=1))
+    return merged
+
+
 def reproduce(*, quick: bool = True, only=None, out="figures", figures_dir=None,
               progress: bool = True) -> list[dict]:
     """Regenerate the validation figures and write ``<out>/REPORT.md``.
@@ -158,7 +180,8 @@ def reproduce(*, quick: bool = True, only=None, out="figures", figures_dir=None,
     for i, (name, path) in enumerate(bar, 1):
         bar.set_postfix_str(name)
         rows.append(run_figure(name, path, quick=quick, out=out))
-        write_report(rows, out / "REPORT.md", quick=quick)  # keep the report current
+        # keep the report current; figures not rerun (--only) keep their earlier rows
+        write_report(_merge_rows(out, rows), out / "REPORT.md", quick=quick)
         if progress and not tty:
             r = rows[-1]
             print(f"[{i}/{len(scripts)}] {name}: {r['status']} in {r['seconds']:.0f} s",

@@ -51,6 +51,9 @@ def test_only_and_errors(figdir, tmp_path):
     rows = reproduce(quick=False, only="alpha", out=tmp_path / "o", figures_dir=figdir,
                      progress=False)
     assert len(rows) == 1 and rows[0]["sizes"] == "d=300"
+    reproduce(only="beta", out=tmp_path / "o", figures_dir=figdir, progress=False)
+    report = (tmp_path / "o" / "REPORT.md").read_text()
+    assert "| [alpha](fig_alpha.png) |" in report and "| [beta](fig_beta.png) |" in report
     with pytest.raises(ValueError, match="only"):
         reproduce(only="gamma", out=tmp_path / "o", figures_dir=figdir, progress=False)
     with pytest.raises(ValueError, match="figures_dir"):
