@@ -21,7 +21,7 @@ the ridge (see ``fig_rt_ridge``). Path: tau = 2, psi = k/n = 2, kappa = inf, rho
 The Hermite model (p = 4 relu/gelu, 3 tanh) is run on the same prompts; the reported gap is its
 largest paired |e_Herm - e_RT| / SE.
 
-Sizes: quick d = 12, 3 runs, 2000 test queries; ``--full`` d = 32, 4 runs. Store
+Sizes: quick d = 16, 3 runs, 2000 test queries; ``--full`` d = 32, 4 runs. Store
 ``results/rt_mlp_vs_linear/<quick|full>``.
 
 Usage::
@@ -45,7 +45,7 @@ ALPHAS = (0.5, 2.0, 8.0)
 TARGETS = ("linear", "tanh", "relu", "he2")
 ACTIVATIONS = {"relu": 4, "tanh": 3, "gelu": 4}
 PATH = {"tau": 2.0, "width_ratio": 2.0, "kappa": math.inf, "rho": 1e-4, "ridge": 0.2}
-QUICK = dict(d=12, runs=3, n_test=2000)
+QUICK = dict(d=16, runs=3, n_test=2000)
 FULL = dict(d=32, runs=4, n_test=None)
 
 

@@ -16,7 +16,7 @@ psi = k/n = 0.5 (k < n) and 2 (k > n, dual solver).
 
 All ridges share the prompts (common random numbers).
 
-Sizes: quick d = 12, 3 runs, 2000 test queries; ``--full`` d = 32, 4 runs. Store
+Sizes: quick d = 16, 3 runs, 2000 test queries; ``--full`` d = 32, 4 runs. Store
 ``results/rt_ridge/<quick|full>``.
 
 Usage::
@@ -38,7 +38,7 @@ RIDGES = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 PSIS = (0.5, 2.0)
 ACTIVATIONS = {"relu": 4, "tanh": 3}
 PATH = {"alpha": 2.0, "tau": 2.0, "kappa": math.inf, "rho": 1e-4, "target": "tanh"}
-QUICK = dict(d=12, runs=3, n_test=2000)
+QUICK = dict(d=16, runs=3, n_test=2000)
 FULL = dict(d=32, runs=4, n_test=None)
 
 

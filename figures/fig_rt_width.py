@@ -15,7 +15,7 @@ Path: relu sigma, tanh target, alpha = 2, tau = 2, kappa = inf, rho = 1e-4, LA s
 
 All widths and ridges share the prompts (common random numbers); log-scale error axis.
 
-Sizes: quick d = 12 (n = 288), 3 runs, 2000 test queries; ``--full`` d = 32 (n = 2048),
+Sizes: quick d = 16 (n = 512), 3 runs, 2000 test queries; ``--full`` d = 32 (n = 2048),
 4 runs. Store ``results/rt_width/<quick|full>``.
 
 Usage::
@@ -38,7 +38,7 @@ RIDGES = (1e-4, 1e-2, 0.1, 1.0)
 DEGREE = 4
 PATH = {"alpha": 2.0, "tau": 2.0, "kappa": math.inf, "rho": 1e-4, "activation": "relu",
         "target": "tanh", "degree": DEGREE}
-QUICK = dict(d=12, runs=3, n_test=2000)
+QUICK = dict(d=16, runs=3, n_test=2000)
 FULL = dict(d=32, runs=4, n_test=None)
 
 
