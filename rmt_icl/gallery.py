@@ -93,6 +93,11 @@ def run_figure(name: str, path: Path, *, quick: bool, out: Path) -> dict:
     return row
 
 
+def _cell(text) -> str:
+    """Text safe inside a Markdown table cell (pipes escaped, one line)."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def write_report(rows: list[dict], path: Path, *, quick: bool) -> Path:
     """Write ``REPORT.md``: one row per figure with the theory/simulation gap and sizes."""
     lines = [
@@ -112,9 +117,9 @@ def write_report(rows: list[dict], path: Path, *, quick: bool) -> Path:
         rel = r.get("max_rel_gap")
         rel_s = "—" if rel is None else f"{100 * rel:.1f} %"
         status = r["status"] if r["status"] == "ok" else f"error: {r.get('error', '')}"
-        status = status.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| [{r['figure']}]({r['stem']}.png) | {r.get('comparison', '')} | "
-                     f"{gap_s} | {rel_s} | {r.get('sizes', '')} | {r['seconds']:.1f} | {status} |")
+        cells = [_cell(r.get("comparison", "")), gap_s, rel_s, _cell(r.get("sizes", "")),
+                 f"{r['seconds']:.1f}", _cell(status)]
+        lines.append(f"| [{r['figure']}]({r['stem']}.png) | " + " | ".join(cells) + " |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path

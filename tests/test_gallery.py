@@ -9,7 +9,7 @@ from rmt_icl.gallery import default_figures_dir, discover, reproduce
 
 GOOD = textwrap.dedent('''
     def compute(quick=True):
-        return {"comparison": "toy theory vs toy simulation", "max_gap_se": 1.25,
+        return {"comparison": "toy theory vs |toy| simulation", "max_gap_se": 1.25,
                 "max_rel_gap": 0.02, "sizes": "d=3" if quick else "d=300"}
 
     def draw(results):
@@ -42,7 +42,7 @@ def test_reproduce_records_every_figure_and_keeps_going(figdir, tmp_path):
     assert (out / "fig_alpha.png").stat().st_size > 0 and (out / "fig_alpha.pdf").exists()
     assert bad["status"] == "error" and "boom" in bad["error"]
     report = (out / "REPORT.md").read_text()
-    row = "| [alpha](fig_alpha.png) | toy theory vs toy simulation | 1.25 | 2.0 % | d=3 |"
+    row = "| [alpha](fig_alpha.png) | toy theory vs \\|toy\\| simulation | 1.25 | 2.0 % | d=3 |"
     assert row in report
     assert "error: RuntimeError: boom" in report
 
