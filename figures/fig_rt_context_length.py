@@ -43,19 +43,18 @@ FULL = dict(d=48, runs=5, n_test=None)
 
 
 def points(cfg) -> list[dict]:
+    from rmt_icl.equivalence import figure_point
+
     out = []
     for act, p in ACTIVATIONS.items():
         for a in ALPHAS:
-            pt = {"d": cfg["d"], "alpha": a, "activation": act, "degree": p, **PATH}
-            if cfg["n_test"] is not None:
-                pt["n_test"] = cfg["n_test"]
-            out.append(pt)
+            out.append(figure_point(cfg, {"alpha": a, "activation": act, "degree": p, **PATH}))
     return out
 
 
 def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
     """Simulate every (activation, alpha) point through the sweep store; summarise."""
-    from rmt_icl.equivalence import max_paired_gap_se, paired_summary
+    from rmt_icl.equivalence import figure_sizes, max_paired_gap_se, paired_summary
 
     cfg = dict(QUICK if quick else FULL)
     t0 = time.perf_counter()
@@ -66,7 +65,7 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
         "comparison": "e_ICL vs alpha: RT (markers) vs its Hermite model (lines), 5 "
                       "activations, and the linear transformer (paired, same prompts/F)",
         "max_gap_se": max_paired_gap_se(tab),
-        "sizes": f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}",
+        "sizes": figure_sizes(cfg),
         "table": tab, "seconds": time.perf_counter() - t0,
     }
 

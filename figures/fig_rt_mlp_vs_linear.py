@@ -50,21 +50,21 @@ FULL = dict(d=32, runs=4, n_test=None)
 
 
 def points(cfg) -> list[dict]:
+    from rmt_icl.equivalence import figure_point
+
     out = []
     for act, p in ACTIVATIONS.items():
         for tgt in TARGETS:
             for a in ALPHAS:
-                pt = {"d": cfg["d"], "alpha": a, "target": tgt, "activation": act,
-                      "degree": p, **PATH}
-                if cfg["n_test"] is not None:
-                    pt["n_test"] = cfg["n_test"]
-                out.append(pt)
+                out.append(figure_point(cfg, {
+                    "alpha": a, "target": tgt, "activation": act, "degree": p, **PATH,
+                }))
     return out
 
 
 def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
     """Simulate every (activation, target, alpha) cell through the sweep store; summarise."""
-    from rmt_icl.equivalence import max_paired_gap_se, paired_summary
+    from rmt_icl.equivalence import figure_sizes, max_paired_gap_se, paired_summary
 
     cfg = dict(QUICK if quick else FULL)
     t0 = time.perf_counter()
@@ -81,7 +81,7 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
                       f"better by > 2 SE (and better than E y^2 for one model) in "
                       f"{len(wins)}/{len(tab)} cells; gap column: Hermite model vs RT",
         "max_gap_se": max_paired_gap_se(tab),
-        "sizes": f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}",
+        "sizes": figure_sizes(cfg),
         "table": tab, "rt_wins": len(wins), "rt_win_cells": cells,
         "seconds": time.perf_counter() - t0,
     }

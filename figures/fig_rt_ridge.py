@@ -43,21 +43,21 @@ FULL = dict(d=32, runs=4, n_test=None)
 
 
 def points(cfg) -> list[dict]:
+    from rmt_icl.equivalence import figure_point
+
     out = []
     for psi in PSIS:
         for act, p in ACTIVATIONS.items():
             for lam in RIDGES:
-                pt = {"d": cfg["d"], "width_ratio": psi, "ridge": lam, "activation": act,
-                      "degree": p, **PATH}
-                if cfg["n_test"] is not None:
-                    pt["n_test"] = cfg["n_test"]
-                out.append(pt)
+                out.append(figure_point(cfg, {
+                    "width_ratio": psi, "ridge": lam, "activation": act, "degree": p, **PATH,
+                }))
     return out
 
 
 def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
     """Simulate every (psi, activation, ridge) point through the sweep store; summarise."""
-    from rmt_icl.equivalence import max_paired_gap_se, paired_summary
+    from rmt_icl.equivalence import figure_sizes, max_paired_gap_se, paired_summary
 
     cfg = dict(QUICK if quick else FULL)
     t0 = time.perf_counter()
@@ -68,7 +68,7 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
         "comparison": "e_ICL vs ridge lambda_bar (psi=0.5, 2): RT (markers) vs Hermite model "
                       "(lines), paired; linear transformer at the matching ridge",
         "max_gap_se": max_paired_gap_se(tab),
-        "sizes": f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}",
+        "sizes": figure_sizes(cfg),
         "table": tab, "seconds": time.perf_counter() - t0,
     }
 

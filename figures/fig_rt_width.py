@@ -43,19 +43,18 @@ FULL = dict(d=32, runs=4, n_test=None)
 
 
 def points(cfg) -> list[dict]:
+    from rmt_icl.equivalence import figure_point
+
     out = []
     for lam in RIDGES:
         for psi in PSIS:
-            pt = {"d": cfg["d"], "width_ratio": psi, "ridge": lam, **PATH}
-            if cfg["n_test"] is not None:
-                pt["n_test"] = cfg["n_test"]
-            out.append(pt)
+            out.append(figure_point(cfg, {"width_ratio": psi, "ridge": lam, **PATH}))
     return out
 
 
 def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
     """Simulate every (ridge, width) point through the sweep store; summarise."""
-    from rmt_icl.equivalence import max_paired_gap_se, paired_summary
+    from rmt_icl.equivalence import figure_sizes, max_paired_gap_se, paired_summary
 
     cfg = dict(QUICK if quick else FULL)
     t0 = time.perf_counter()
@@ -69,7 +68,7 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
         "comparison": "e_ICL vs psi=k/n for 4 ridges: RT (markers) vs Hermite p=4 (lines), "
                       f"paired; RT peak at psi={peak:g} for the smallest ridge",
         "max_gap_se": max_paired_gap_se(tab),
-        "sizes": f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}",
+        "sizes": figure_sizes(cfg),
         "peak_psi": peak, "table": tab, "seconds": time.perf_counter() - t0,
     }
 

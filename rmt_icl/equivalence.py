@@ -636,3 +636,20 @@ def max_paired_gap_se(table: pd.DataFrame) -> float | None:
     s = table["diff_herm_se"].to_numpy(dtype=np.float64)
     ok = np.isfinite(m) & np.isfinite(s) & (s > 0)
     return float(np.max(np.abs(m[ok]) / s[ok])) if ok.any() else None
+
+
+def figure_point(cfg: dict, params: dict) -> dict:
+    """One ``rt-paired`` point of an RT figure at the figure's size ``cfg``.
+
+    ``cfg`` holds ``d`` and ``n_test`` (``None``: the point function's default test-set size,
+    and then no ``n_test`` key, so the point's seed key is that of the default).
+    """
+    point = {"d": cfg["d"], **params}
+    if cfg["n_test"] is not None:
+        point["n_test"] = cfg["n_test"]
+    return point
+
+
+def figure_sizes(cfg: dict) -> str:
+    """The ``sizes`` line of an RT figure's report row."""
+    return f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}"
