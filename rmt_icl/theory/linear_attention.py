@@ -45,6 +45,7 @@ from rmt_icl._checks import check_nonnegative, check_positive
 from rmt_icl.errors import ConvergenceError
 from rmt_icl.theory._gamma_test_error import linear_attention_test_error
 from rmt_icl.theory._marchenko_pastur import mp_all, mp_resolvent
+from rmt_icl.theory._root import log_newton
 
 __all__ = [
     "LinearAttentionAuxiliaries",
@@ -136,29 +137,9 @@ def _solve_ridge_fixed_point(tau, q, kappa, lam):
     u = np.clip(np.log(np.maximum(guess, 1e-300)), lo, hi)
     u = np.where((u <= lo) | (u >= hi), 0.5 * (lo + hi), u)
 
-    eps = np.exp(u)
-    active = np.arange(n)
-    for _ in range(_MAXITER):
-        ua, la, ha = u[active], lo[active], hi[active]
-        ea = np.exp(ua)
-        f, dfdu, _ = _fixed_point_residual(ea, tau[active], q[active], kappa[active], lam[active])
-        la = np.where(f < 0, ua, la)
-        ha = np.where(f > 0, ua, ha)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            un = ua - f / dfdu
-        # Converged when the Newton step is below the tolerance (relative change of eps) or
-        # round-off in u; tested before the bracket check, since a step below one ulp of u
-        # lands on the bracket end just updated and would otherwise trigger bisection.
-        tol = _RTOL + 4.0 * np.spacing(np.abs(ua))
-        small = (np.abs(un - ua) <= tol) | (f == 0)
-        outside = ~np.isfinite(un) | (un <= la) | (un >= ha)
-        un = np.where(small, ua, np.where(outside, 0.5 * (la + ha), un))
-        done = small | (ha - la <= tol)
-        u[active], lo[active], hi[active] = un, la, ha
-        eps[active] = np.exp(un)
-        active = active[~done]
-        if active.size == 0:
-            break
+    eps, active = log_newton(
+        lambda x, sel: _fixed_point_residual(x, tau[sel], q[sel], kappa[sel], lam[sel]),
+        lo, hi, u, rtol=_RTOL, maxiter=_MAXITER)
 
     f, _, scale = _fixed_point_residual(eps, tau, q, kappa, lam)
     rel = np.abs(f) / scale

@@ -93,6 +93,7 @@ import numpy as np
 from rmt_icl._checks import check_nonnegative, check_positive
 from rmt_icl.errors import ConvergenceError
 from rmt_icl.theory._marchenko_pastur import mp_all
+from rmt_icl.theory._root import log_newton
 from rmt_icl.theory.linear_attention import (
     linear_attention_auxiliaries,
     linear_attention_fixed_point,
@@ -269,27 +270,9 @@ def _solve_joint(tau, pi, q, kappa, lam0, eps0):
         hi_eps[bad] *= 2.0
     else:  # pragma: no cover - g -> inf, cannot happen for valid input
         raise ConvergenceError("could not bracket the RT fixed point", residual=float("nan"))
-    lo, hi = np.log(lo_eps), np.log(hi_eps)
-    u = 0.5 * (lo + hi)
-    eps = np.exp(u)
-    active = np.arange(n)
-    for _ in range(_MAXITER):
-        ua, la, ha = u[active], lo[active], hi[active]
-        g, dg, _ = _joint_residual(np.exp(ua), tau[active], pi[active], q[active],
-                                   kappa[active], lam0[active])
-        la = np.where(g < 0, ua, la)
-        ha = np.where(g > 0, ua, ha)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            un = ua - g / dg
-        outside = ~np.isfinite(un) | (un <= la) | (un >= ha)
-        un = np.where(outside, 0.5 * (la + ha), un)
-        un = np.where(g == 0, ua, un)
-        done = (np.abs(un - ua) <= _RTOL) | (ha - la <= _RTOL) | (g == 0)
-        u[active], lo[active], hi[active] = un, la, ha
-        eps[active] = np.exp(un)
-        active = active[~done]
-        if active.size == 0:
-            break
+    eps, active = log_newton(
+        lambda x, sel: _joint_residual(x, tau[sel], pi[sel], q[sel], kappa[sel], lam0[sel]),
+        np.log(lo_eps), np.log(hi_eps), rtol=_RTOL, maxiter=_MAXITER)
     g, _, scale = _joint_residual(eps, tau, pi, q, kappa, lam0)
     rel = np.abs(g) / scale
     if active.size or (n and rel.max() > _RESIDUAL_TOL):
@@ -404,24 +387,7 @@ def _p1_flat(alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
         hi[bad] += np.log(4.0)
     else:  # pragma: no cover - g -> inf as mu -> inf
         raise ConvergenceError("could not bracket the p = 1 fixed point", residual=float("nan"))
-    u = 0.5 * (lo + hi)
-    active = everything
-    for _ in range(_MAXITER):
-        ua, la, ha = u[active], lo[active], hi[active]
-        val, dlog, _ = g(np.exp(ua), active)
-        la = np.where(val < 0, ua, la)
-        ha = np.where(val > 0, ua, ha)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            un = ua - val / dlog
-        outside = ~np.isfinite(un) | (un <= la) | (un >= ha)
-        un = np.where(outside, 0.5 * (la + ha), un)
-        un = np.where(val == 0, ua, un)
-        done = (np.abs(un - ua) <= _RTOL) | (ha - la <= _RTOL) | (val == 0)
-        u[active], lo[active], hi[active] = un, la, ha
-        active = active[~done]
-        if active.size == 0:
-            break
-    mu = np.exp(u)
+    mu, active = log_newton(g, lo, hi, rtol=_RTOL, maxiter=_MAXITER)
     val, _, scale = g(mu, everything)
     rel = np.abs(val) / scale
     if n and (active.size or rel.max() > _RESIDUAL_TOL):
