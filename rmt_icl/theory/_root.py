@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rmt_icl.errors import ConvergenceError
+
 
 def log_newton(func, lo, hi, u0=None, *, rtol: float, maxiter: int):
     """Roots of increasing ``f(x)`` for a batch of points, by safeguarded Newton in ``log x``.
@@ -60,3 +62,32 @@ def log_newton(func, lo, hi, u0=None, *, rtol: float, maxiter: int):
         if active.size == 0:
             break
     return np.exp(u), active
+
+
+def check_converged(residual: np.ndarray, unconverged: np.ndarray, what: str, *,
+                    tol: float) -> None:
+    """Raise :class:`~rmt_icl.errors.ConvergenceError` unless every point converged.
+
+    Parameters
+    ----------
+    residual : ndarray
+        Scaled residuals ``|f| / scale`` at the returned roots.
+    unconverged : ndarray of int
+        Indices :func:`log_newton` left active.
+    what : str
+        Name of the equation, for the message.
+    tol : float
+        Largest accepted scaled residual.
+
+    The error carries the worst residual and the offending flat indices (the unconverged ones
+    if any, else those whose residual exceeds ``tol``).
+    """
+    if residual.size == 0 or (unconverged.size == 0 and residual.max() <= tol):
+        return
+    bad = unconverged if unconverged.size else np.flatnonzero(residual > tol)
+    raise ConvergenceError(
+        f"{what} did not converge at {bad.size} point(s); worst scaled residual "
+        f"{residual.max():.3e}",
+        residual=float(residual.max()),
+        where=bad,
+    )

@@ -45,7 +45,7 @@ from rmt_icl._checks import check_nonnegative, check_positive
 from rmt_icl.errors import ConvergenceError
 from rmt_icl.theory._gamma_test_error import linear_attention_test_error
 from rmt_icl.theory._marchenko_pastur import mp_all, mp_resolvent
-from rmt_icl.theory._root import log_newton
+from rmt_icl.theory._root import check_converged, log_newton
 
 __all__ = [
     "LinearAttentionAuxiliaries",
@@ -114,7 +114,6 @@ def _solve_ridge_fixed_point(tau, q, kappa, lam):
     ``hi = max(2 lam, 2 (1+q)/tau)``. A Newton step leaving the bracket is replaced by
     bisection in ``log eps``.
     """
-    n = tau.size
     lo = np.log(lam.copy())
     hi_eps = np.maximum(2.0 * lam, 2.0 * (1.0 + q) / tau)
     # Safeguard against rounding at the Jensen bound: expand until f(hi) >= 0.
@@ -142,16 +141,7 @@ def _solve_ridge_fixed_point(tau, q, kappa, lam):
         lo, hi, u, rtol=_RTOL, maxiter=_MAXITER)
 
     f, _, scale = _fixed_point_residual(eps, tau, q, kappa, lam)
-    rel = np.abs(f) / scale
-    worst = int(np.argmax(rel)) if n else 0
-    if active.size or (n and rel[worst] > _RESIDUAL_TOL):
-        bad = active if active.size else np.flatnonzero(rel > _RESIDUAL_TOL)
-        raise ConvergenceError(
-            f"ridge fixed point did not converge at {bad.size} point(s); worst scaled "
-            f"residual {rel.max():.3e}",
-            residual=float(rel.max()),
-            where=bad,
-        )
+    check_converged(np.abs(f) / scale, active, "ridge fixed point", tol=_RESIDUAL_TOL)
     return eps
 
 

@@ -93,7 +93,7 @@ import numpy as np
 from rmt_icl._checks import check_nonnegative, check_positive
 from rmt_icl.errors import ConvergenceError
 from rmt_icl.theory._marchenko_pastur import mp_all
-from rmt_icl.theory._root import log_newton
+from rmt_icl.theory._root import check_converged, log_newton
 from rmt_icl.theory.linear_attention import (
     linear_attention_auxiliaries,
     linear_attention_fixed_point,
@@ -259,7 +259,6 @@ def _solve_joint(tau, pi, q, kappa, lam0, eps0):
     strictly), so ``g`` increases strictly from ``-lam0`` to ``+inf``: the root is unique.
     Bracket: ``lo = max(eps0, lam0)`` has ``g(lo) < 0`` (each factor is < 1), ``hi`` by doubling.
     """
-    n = tau.size
     lo_eps = np.maximum(eps0, lam0)
     hi_eps = np.maximum(2.0 * lo_eps, 2.0 * (1.0 + q) / np.minimum(tau, pi) + 2.0 * lam0)
     for _ in range(200):
@@ -274,15 +273,8 @@ def _solve_joint(tau, pi, q, kappa, lam0, eps0):
         lambda x, sel: _joint_residual(x, tau[sel], pi[sel], q[sel], kappa[sel], lam0[sel]),
         np.log(lo_eps), np.log(hi_eps), rtol=_RTOL, maxiter=_MAXITER)
     g, _, scale = _joint_residual(eps, tau, pi, q, kappa, lam0)
-    rel = np.abs(g) / scale
-    if active.size or (n and rel.max() > _RESIDUAL_TOL):
-        bad = np.flatnonzero(rel > _RESIDUAL_TOL) if not active.size else active
-        raise ConvergenceError(
-            f"random-transformer fixed point did not converge at {bad.size} point(s); worst "
-            f"scaled residual {rel.max():.3e}",
-            residual=float(rel.max()),
-            where=bad,
-        )
+    check_converged(np.abs(g) / scale, active, "random-transformer fixed point",
+                    tol=_RESIDUAL_TOL)
     return eps
 
 
@@ -389,11 +381,7 @@ def _p1_flat(alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
         raise ConvergenceError("could not bracket the p = 1 fixed point", residual=float("nan"))
     mu, active = log_newton(g, lo, hi, rtol=_RTOL, maxiter=_MAXITER)
     val, _, scale = g(mu, everything)
-    rel = np.abs(val) / scale
-    if n and (active.size or rel.max() > _RESIDUAL_TOL):
-        raise ConvergenceError(
-            f"p = 1 fixed point did not converge; worst scaled residual {rel.max():.3e}",
-            residual=float(rel.max()), where=np.flatnonzero(rel > _RESIDUAL_TOL))
+    check_converged(np.abs(val) / scale, active, "p = 1 fixed point", tol=_RESIDUAL_TOL)
     lam, eps, m, dm, de, eps_mu, df1, ddf1 = _p1_state(mu, alpha, tau, kappa, rho, q, s, mu1,
                                                         mus2)
 
