@@ -188,6 +188,21 @@ def test_point_functions_share_prompts_and_features():
     assert many["rt"]["ridge_paper"] == pytest.approx(p["ridge"] / many["rt"]["n"])
 
 
+def test_several_activations_on_the_same_prompts_and_F():
+    """``rt:NAME`` runs the RT with another activation on the same prompts, F and test set: the
+    point's own activation under ``rt:NAME`` gives exactly the ``rt`` numbers."""
+    p = {**BASE, "activation": "relu"}
+    seed = run_seed(9, 0, (3,))
+    many = simulate_models(p, seed, ("rt", "rt:relu", "rt:tanh", "rt:linear"))
+    assert list(many) == ["rt", "rt:relu", "rt:tanh", "rt:identity"]
+    assert many["rt:relu"]["icl"] == pytest.approx(many["rt"]["icl"], rel=1e-12)
+    assert many["rt:tanh"]["activation"] == "tanh"
+    alone = simulate_models({**p, "activation": "tanh"}, seed, ("rt",))["rt"]
+    assert alone["icl"] == pytest.approx(many["rt:tanh"]["icl"], rel=1e-12)
+    with pytest.raises(ValueError, match="activation"):
+        parse_models("rt:nope")
+
+
 # ----------------------------------------------------------------------------- Monte Carlo
 
 

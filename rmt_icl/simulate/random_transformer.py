@@ -299,10 +299,12 @@ _HERMITE = re.compile(r"^hermite(?::(.*))?$")
 def parse_models(models, *, activation="relu", degree: int = 4) -> list[str]:
     """Normalise a model list to canonical names ``rt``, ``hermite:P``, ``linear``.
 
-    Accepted spellings: ``"rt"``/``"random-transformer"``, ``"linear"``/
-    ``"linear-transformer"``, ``"hermite"`` (degree ``degree``), ``"hermite:P"``,
-    ``"hermite:P1..P2"`` (inclusive range) and ``"hermite:P1,P2,..."``; a comma-separated string
-    of these works too. Duplicates are dropped, order kept.
+    Accepted spellings: ``"rt"``/``"random-transformer"``, ``"rt:NAME"`` (the RT with the
+    registered activation ``NAME`` instead of the point's, e.g. ``"rt:tanh"``: several
+    activations on the same prompts and ``F``), ``"linear"``/``"linear-transformer"``,
+    ``"hermite"`` (degree ``degree``), ``"hermite:P"``, ``"hermite:P1..P2"`` (inclusive range)
+    and ``"hermite:P1,P2,..."``; a comma-separated string of these works too. Duplicates are
+    dropped, order kept.
     """
     if isinstance(models, str):
         models = [m for m in re.split(r"[;\s]+|,(?![\d.])", models) if m]
@@ -311,13 +313,22 @@ def parse_models(models, *, activation="relu", degree: int = 4) -> list[str]:
         s = str(spec).strip().lower()
         if s in ("rt", "random-transformer", "random_transformer"):
             names = ["rt"]
+        elif s.startswith("rt:"):
+            from rmt_icl.hermite import activation_names
+
+            act = s[3:].strip()
+            act = "identity" if act == "linear" else act
+            if act not in activation_names():
+                raise ValueError(f"model {spec!r}: activation must be one of "
+                                 f"{activation_names()}")
+            names = [f"rt:{act}"]
         elif s in ("linear", "linear-transformer", "linear_transformer", "lt"):
             names = ["linear"]
         else:
             m = _HERMITE.match(s)
             if m is None:
-                raise ValueError(f"unknown model {spec!r}; use 'rt', 'linear', 'hermite', "
-                                 f"'hermite:P', 'hermite:P1..P2' or 'hermite:P1,P2'")
+                raise ValueError(f"unknown model {spec!r}; use 'rt', 'rt:ACTIVATION', 'linear', "
+                                 f"'hermite', 'hermite:P', 'hermite:P1..P2' or 'hermite:P1,P2'")
             arg = m.group(1)
             if arg is None or arg == "":
                 degrees = [check_int("degree", degree, minimum=0, maximum=170)]
@@ -350,6 +361,9 @@ def _feature_maps(names: list[str], activation) -> list[FeatureMap]:
     for name in names:
         if name == "rt":
             maps.append(FeatureMap("rt", act, inplace=_inplace(act)))
+        elif name.startswith("rt:"):
+            other = get_activation(name[3:])
+            maps.append(FeatureMap(name, other, inplace=_inplace(other)))
         elif name.startswith("hermite:"):
             p = int(name.split(":")[1])
             e = hermite_expansion(act, p)
@@ -764,6 +778,8 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
                     errs[label][name] - errs[label]["rt"])
         r["train_mse"] = float(train_mse.get(name, math.nan))
         fm = next((m for m in maps if m.name == name), None)
+        if fm is not None and name.startswith("rt:"):
+            r["activation"] = getattr(fm.activation, "name", name[3:])
         r["degree"] = fm.degree if fm is not None and fm.degree is not None else None
         r["c_star"] = fm.residual if fm is not None and fm.degree is not None else math.nan
         if name == "linear":
