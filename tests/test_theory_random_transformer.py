@@ -2,8 +2,8 @@
 
 Step 1 of issue 6: sigma = identity, linear target. Checks:
 
-* input handling (unsupported activation/target -> NotImplementedError naming what is
-  supported; bad ratios -> ValueError naming the parameter);
+* input handling (a target without linear component or an activation with mu1 = 0 ->
+  NotImplementedError naming why; bad ratios -> ValueError naming the parameter);
 * limits: psi -> inf recovers linear attention at lambda_0 = (t/d) lambda_bar / tau; ridge -> inf
   gives E y^2 = 1 + rho; the small-ridge peak sits at min(pi, 1) = tau;
 * internal identities of the derivation (two expressions of the variance numerator; the
@@ -51,8 +51,8 @@ def test_lazy_export():
 
 
 @pytest.mark.parametrize("act, tgt, match", [
-    ("relu", "linear", "identity"), ("tanh", "linear", "identity"),
-    ("identity", "relu", "linear"), ("identity", "tanh", "linear"),
+    ("relu", "he2", "no linear component"), ("identity", "he2", "no linear component"),
+    ("quadratic", "linear", "mu1"),
 ])
 def test_unsupported_models_raise(act, tgt, match):
     with pytest.raises(NotImplementedError, match=match):
@@ -338,14 +338,17 @@ def _hermite1(act):
 
 
 def test_p1_model_selection_and_errors():
-    with pytest.raises(NotImplementedError, match="hermite1"):
-        rt("tanh", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1)  # model="rt" needs identity
+    # step 3: model="rt" for a nonlinear activation IS the p = 1 equivalent (degrees >= 2 do not
+    # survive in the proportional limit), for any target with a linear component
+    for tgt in ("linear", "tanh", "relu"):
+        assert rt("tanh", tgt, 2.0, 2.0, np.inf, 1.0, 0.1, 0.1) == rt(
+            "tanh", tgt, 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="hermite1")
     with pytest.raises(ValueError, match="model"):
         rt("tanh", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="p5")
     with pytest.raises(ValueError, match="activation"):
         rt("nope", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="hermite1")
-    with pytest.raises(NotImplementedError, match="target"):
-        rt("relu", "tanh", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="hermite1")
+    with pytest.raises(ValueError, match="target"):
+        rt("relu", "nope", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1)
     # identity: both models are the same object
     a = rt("identity", "linear", 2.0, 0.5, 1.5, 2.0, 0.1, 0.1)
     assert rt("identity", "linear", 2.0, 0.5, 1.5, 2.0, 0.1, 0.1, model="hermite1") == a

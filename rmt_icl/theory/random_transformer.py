@@ -149,6 +149,17 @@ class RandomTransformerAuxiliaries(NamedTuple):
         Gaussian-equivalent model only: the deterministic equivalent of linear attention's
         training mean squared error at ``lambda_eff`` (GCV form, ``(lambda_eff/eps)^2`` times
         the error on the training law); ``None`` for the identity.
+    target_scale : ndarray
+        ``a_1^2 = E[g(s) s]^2``: ``error``, ``la_error``, ``variance_term`` and ``train_error``
+        are ``a_1^2`` times those of the effective linear problem (section 6 of the docs); the
+        other fields (ridges, ``epsilon``, factors, ``norm``) belong to the effective problem.
+    alpha_effective, rho_effective : ndarray
+        The effective linear problem's ``alpha' = (1 + rho')/q*'`` and label noise ``rho'``
+        (``q*' = E y^2/(a_1^2 alpha)``; ``rho' = V/a_1^2 - 1`` with ``V = Var y`` if the
+        constant mode fits the mean, else ``E y^2``). Equal to ``alpha, rho`` for the linear
+        target.
+    intercept : bool
+        Whether the constant mode (``mu0 = c_0 != 0``) fits the target mean ``E g``.
     """
 
     error: np.ndarray
@@ -162,6 +173,10 @@ class RandomTransformerAuxiliaries(NamedTuple):
     df1: np.ndarray
     df2: np.ndarray
     train_error: np.ndarray | None = None
+    target_scale: np.ndarray | None = None
+    alpha_effective: np.ndarray | None = None
+    rho_effective: np.ndarray | None = None
+    intercept: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,49 +184,120 @@ class RandomTransformerAuxiliaries(NamedTuple):
 # --------------------------------------------------------------------------------------------
 MODELS = ("rt", "hermite1")
 
+#: even Hermite coefficients below this (relative to sqrt(E sigma^2)) count as zero (odd sigma)
+_ODD_TOL = 1e-10
+#: a target whose linear component |a_1| is below this carries nothing a linear-in-x_q feature
+#: can learn; the reduction to the effective linear problem is then undefined
+_A1_TOL = 1e-8
 
-def _check_model(activation, target, model):
-    """Return ``(activation_name, (mu0, mu1, mu_star^2))``; raise for unsupported cases."""
+
+class _Reduction(NamedTuple):
+    """How an (activation, target) pair maps onto the effective linear problem (docs, 6)."""
+
+    activation: str
+    mu1: float  # c_1 of sigma
+    mus2: float  # c*_1^2 of sigma: every degree >= 2 acts as independent feature noise
+    intercept: bool  # the constant mode fits E g (mu0 != 0)
+    mean: float  # E g(s)
+    a1: float  # E[g(s) s]
+    second: float  # E g(s)^2
+
+
+def _target_moments(target):
+    """``(name, E g, a_1 = E[g s], E g^2)`` of a target via the Hermite engine.
+
+    Accepts ``"linear"`` (alias ``"identity"``), any activation name registered in
+    :mod:`rmt_icl.hermite` used as a label function (``"relu"``, ``"tanh"``, ...), a callable
+    ``g``, or an object with ``mean``, ``a1`` and ``second`` attributes
+    (:class:`rmt_icl.simulate.targets.Target`).
+    """
+    if all(hasattr(target, key) for key in ("mean", "a1", "second")):
+        return (getattr(target, "name", "target"), float(target.mean), float(target.a1),
+                float(target.second))
+    from rmt_icl.hermite import activation_names, hermite_expansion
+
+    if isinstance(target, str):
+        name = target.lower()
+        if name in ("linear", "identity"):
+            return "linear", 0.0, 1.0, 1.0
+        if name in ("he2", "quadratic"):
+            return "he2", 0.0, 0.0, 2.0
+        if name not in activation_names():
+            raise ValueError(f"target must be 'linear', 'he2', a registered activation name "
+                             f"{activation_names()} or a callable, got {target!r}")
+        exp = hermite_expansion(name, 1)
+    elif callable(target):
+        name = getattr(target, "__name__", "callable")
+        exp = hermite_expansion(target, 1)
+    else:
+        raise ValueError(f"target must be a name or a callable, got {target!r}")
+    c0, c1 = (float(c) for c in exp.coefficients)
+    return name, c0, c1, float(exp.second_moment)
+
+
+def _check_model(activation, target, model) -> _Reduction:
+    """Resolve the activation's Hermite data and the target's moments; raise if unsupported."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     name_a = activation if isinstance(activation, str) else getattr(activation, "name", None)
-    name_t = target if isinstance(target, str) else getattr(target, "name", None)
     if not isinstance(name_a, str):
         raise ValueError(f"activation must be a registered activation name, got {activation!r}")
-    if not isinstance(name_t, str):
-        raise ValueError(f"target must be a name (one of {SUPPORTED_TARGETS}), got {target!r}")
-    a, t = name_a.lower(), name_t.lower()
+    a = name_a.lower()
     if a == "linear":
         a = "identity"
-    if t not in SUPPORTED_TARGETS:
+    t_name, mean, a1, second = _target_moments(target)
+    if not abs(a1) > _A1_TOL:
         raise NotImplementedError(
-            f"random_transformer_icl_error is derived only for target in {SUPPORTED_TARGETS}; "
-            f"got target={name_t!r} (nonlinear targets: issue 6 step 3, not derived; see "
-            f"docs/theory/random_transformer.md)."
+            f"target {t_name!r} has no linear component (a_1 = E[g(s) s] = {a1!r}): in the "
+            f"proportional limit the random transformer learns only the part of g linear in "
+            f"the query (docs/theory/random_transformer.md, section 6), so its error is that of "
+            f"fitting pure noise, which this reduction does not cover"
         )
     if a == "identity":
-        return a, (0.0, 1.0, 0.0)
-    if model == "rt":
-        raise NotImplementedError(
-            f"model='rt' is derived and validated only for activation in "
-            f"{SUPPORTED_ACTIVATIONS} (issue 6, step 1); got activation={name_a!r}. For a "
-            f"nonlinear activation use model='hermite1', the deterministic equivalent of the "
-            f"Gaussian-equivalent (p = 1) model mu0 + mu1 F vec H + mu* z; that it is also the "
-            f"RT's limit is conjectured, with Monte Carlo support only "
-            f"(docs/theory/random_transformer.md, section 5.3)."
-        )
-    from rmt_icl.hermite import activation_names, hermite_coefficients, hermite_residual
+        return _Reduction(a, 1.0, 0.0, False, mean, a1, second)
+    from rmt_icl.hermite import activation_names, hermite_expansion
 
     if a not in activation_names():
         raise ValueError(f"activation must be one of {activation_names()}, got {name_a!r}")
-    c0, c1 = (float(c) for c in hermite_coefficients(a, 1))
-    c_star = float(hermite_residual(a, 1))
+    exp = hermite_expansion(a, 8)
+    c = np.asarray(exp.coefficients, dtype=np.float64)
+    c0, c1, c_star = float(c[0]), float(c[1]), float(exp.residuals[1])
     if not abs(c1) > 1e-12:
         raise NotImplementedError(
-            f"the Gaussian-equivalent model needs mu1 = E[sigma(G) G] != 0 (the linear "
-            f"component carries the linear target); activation {name_a!r} has mu1 = {c1!r}"
+            f"the deterministic equivalent needs mu1 = E[sigma(G) G] != 0 (the linear "
+            f"component carries everything learnable); activation {name_a!r} has mu1 = {c1!r}"
         )
-    return a, (c0, c1, c_star**2)
+    size = np.sqrt(exp.second_moment)
+    odd = bool(np.all(np.abs(c[0::2]) <= _ODD_TOL * size))
+    intercept = bool(abs(c0) > _ODD_TOL * size)
+    if not odd and not intercept and abs(mean) > _A1_TOL:
+        raise NotImplementedError(
+            f"activation {name_a!r} has mu0 = 0 but even Hermite components, so its constant "
+            f"mode has an O(1) eigenvalue and fits the target mean E g = {mean:.6g} only "
+            f"partially; the equivalent covers mu0 != 0 (mean fitted) or odd sigma (mean not "
+            f"fitted), or a zero-mean target"
+        )
+    return _Reduction(a, c1, c_star**2, intercept, mean, a1, second)
+
+
+def _effective_problem(red: _Reduction, alpha, rho, t_over_d):
+    """Map (target, alpha, rho, t/d) to the effective linear problem (docs, section 6.2).
+
+    With ``q = E y^2 = E g^2 + rho`` and ``V = Var y`` if the constant mode fits the mean
+    (``mu0 != 0``), else ``V = q``: the labels are ``a_1 (y' + const)`` with ``y' = s + eps'``,
+    ``Var eps' = rho' = V/a_1^2 - 1`` (query role), and the context statistic is ``a_1`` times
+    that of a linear target with ``q*' = q/(a_1^2 alpha)`` (context role), i.e. Lu's formula at
+    ``alpha' = (1 + rho')/q*'``. Returns ``(alpha', rho', s' = (t/d)/a_1^2, a_1^2)``.
+    """
+    a1sq = red.a1**2
+    q = red.second + rho
+    var = q - red.mean**2 if red.intercept else q
+    rho_eff = var / a1sq - 1.0
+    qstar_eff = q / (a1sq * alpha)
+    alpha_eff = (1.0 + rho_eff) / qstar_eff
+    # t/d -> a_1^2 + q/alpha in linear-attention scaling unless a finite-d value is given
+    s_eff = np.where(np.isnan(t_over_d), 1.0 + qstar_eff, t_over_d / a1sq)
+    return alpha_eff, rho_eff, s_eff, a1sq
 
 
 def _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d):
@@ -221,10 +307,8 @@ def _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d):
     psi = check_positive("width_ratio", width_ratio, allow_inf=True)
     rho = check_nonnegative("rho", rho)
     ridge = check_positive("ridge", ridge)
-    if t_over_d is None:
-        t_over_d = 1.0 + (1.0 + rho) / alpha  # a1^2 + q/alpha for the linear target
-    else:
-        t_over_d = check_positive("t_over_d", t_over_d)
+    # NaN marks "use the limit a_1^2 + q/alpha" (resolved per target in _effective_problem)
+    t_over_d = np.nan if t_over_d is None else check_positive("t_over_d", t_over_d)
     arrays = np.broadcast_arrays(alpha, tau, kappa, psi, rho, ridge, t_over_d)
     shape = arrays[0].shape
     return shape, [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays]
@@ -470,14 +554,23 @@ def random_transformer_auxiliaries(activation, target, alpha, tau, kappa, width_
         Named tuple of arrays broadcast over the arguments (``train_error`` is ``None`` for the
         identity activation).
     """
-    name, (_, mu1, mus2) = _check_model(activation, target, model)
-    shape, args = _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d)
-    if name == "identity":
+    red = _check_model(activation, target, model)
+    shape, (alpha, tau, kappa, psi, rho, lbar, t_over_d) = _validate(
+        alpha, tau, kappa, width_ratio, rho, ridge, t_over_d)
+    alpha_e, rho_e, s_e, a1sq = _effective_problem(red, alpha, rho, t_over_d)
+    args = (alpha_e, tau, kappa, psi, rho_e, lbar, s_e)
+    if red.activation == "identity":
         aux = _aux_flat(*args)
     else:
-        aux = _p1_flat(*args, mu1, mus2)
-    return RandomTransformerAuxiliaries(*(None if a is None else np.reshape(a, shape)
-                                          for a in aux))
+        aux = _p1_flat(*args, red.mu1, red.mus2)
+    # back to the units of the labels: error-like quantities scale with a_1^2
+    aux = aux._replace(error=a1sq * aux.error, la_error=a1sq * aux.la_error,
+                       variance_term=a1sq * aux.variance_term,
+                       train_error=None if aux.train_error is None else a1sq * aux.train_error,
+                       target_scale=np.full_like(aux.error, a1sq), alpha_effective=alpha_e,
+                       rho_effective=rho_e, intercept=red.intercept)
+    return RandomTransformerAuxiliaries(*(a if a is None or isinstance(a, bool)
+                                          else np.reshape(a, shape) for a in aux))
 
 
 def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ratio, rho, ridge,
