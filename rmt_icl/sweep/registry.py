@@ -31,6 +31,7 @@ MODELS: dict = {
     "hermite": "rmt_icl.simulate.random_transformer:simulate_point_hermite",
     "rt-equivalence": "rmt_icl.equivalence:equivalence_point",
     "rt-paired": "rmt_icl.equivalence:paired_point",
+    "rt-theory": "rmt_icl.rt_theory_validation:theory_point",
     # cheap closed-form model with Monte Carlo noise, for tests and demos only
     "toy": "rmt_icl.sweep.toy:toy_point",
 }

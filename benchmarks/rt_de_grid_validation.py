@@ -1,0 +1,113 @@
+"""Issue 6's acceptance grid: the RT deterministic equivalent vs the simulated RT, gap vs d.
+
+Runs :data:`rmt_icl.rt_theory_validation.ACCEPTANCE_GRID` (activations relu, tanh, erf,
+identity; targets linear, relu; alpha in {0.5, 1, 2, 4}; tau in {0.5, 2}; psi = k/n in
+{0.5, 2}, both sides of the peak at psi = 1; lambda_bar in {1e-4, 1e-2}; kappa = inf, rho = 0.1)
+through the sweep engine, one resumable store per (d, sub-grid) under ``--root``, and reports
+the gaps with the finite-size allowance measured off-sample (:func:`rmt_icl.rt_theory_validation
+.judge`).
+
+Usage::
+
+    # compute (resumable; seeds hashed from the parameters, so sub-grids are consistent)
+    python benchmarks/rt_de_grid_validation.py run --d 32 --runs 4
+    python benchmarks/rt_de_grid_validation.py run --d 64 --runs 2 --tau 2 --psi 2
+    # report everything found under --root (text tables; --csv writes the summary)
+    python benchmarks/rt_de_grid_validation.py report --csv results/rt-theory/summary.csv
+
+The d = 96 "slow run" is the same command with ``--d 96`` (hours for tau = 2 on two cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from rmt_icl.rt_theory_validation import ACCEPTANCE_GRID, grid_spec, judge, summarise
+
+ROOT = Path("results/rt-theory")
+
+
+def _store(root: Path, d: int, taus, psis) -> Path:
+    tag = "tau" + "-".join(f"{t:g}" for t in taus) + "_psi" + "-".join(f"{p:g}" for p in psis)
+    return root / f"d{d}_{tag}"
+
+
+def cmd_run(args) -> None:
+    from rmt_icl.sweep import sweep
+
+    grid = {"tau": tuple(args.tau), "width_ratio": tuple(args.psi)}
+    if args.alpha:
+        grid["alpha"] = tuple(args.alpha)
+    store = _store(Path(args.root), args.d, args.tau, args.psi)
+    spec = grid_spec(args.d, args.runs, grid=grid, n_test=args.n_test,
+                     test_queries=args.test_queries, name=store.name)
+    t0 = time.perf_counter()
+    df = sweep(spec, store=store, backend=args.backend, workers=args.workers, progress=False)
+    print(f"{store}: {len(df)} runs in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def load_all(root: Path) -> pd.DataFrame:
+    from rmt_icl.sweep.store import load
+
+    frames = []
+    for folder in sorted(root.glob("d*_tau*")):
+        if (folder / "results.sqlite").exists():
+            frames.append(load(folder))
+    if not frames:
+        raise SystemExit(f"no stores under {root}; run the 'run' command first")
+    return pd.concat(frames, ignore_index=True)
+
+
+def cmd_report(args) -> None:
+    runs = load_all(Path(args.root))
+    summary = summarise(runs)
+    if args.csv:
+        summary.to_csv(args.csv, index=False)
+    pd.set_option("display.width", 200)
+    print("## Pass/fail per d (|gap| <= 3 SE + c/d, c = 90% quantile of d*excess at the other d)")
+    print(judge(summary).to_string(index=False, float_format="%.4g"))
+    print()
+    by = summary.assign(abs_gap=summary["gap"].abs(), abs_gap_x_d=summary["gap"].abs()
+                        * summary["d"])
+    print("## Median |gap| and |gap|*d by d and activation / target / tau")
+    for key in ("activation", "target", "tau", "width_ratio", "ridge", "alpha"):
+        tab = by.pivot_table(index=key, columns="d", values="abs_gap", aggfunc="median")
+        print(f"\n### median |gap| by {key}\n")
+        print(tab.to_string(float_format="%.4f"))
+    if args.full:
+        print("\n## All points\n")
+        print(summary.to_string(index=False, float_format="%.4g"))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--d", type=int, required=True)
+    r.add_argument("--runs", type=int, default=3)
+    r.add_argument("--tau", type=float, nargs="+", default=list(ACCEPTANCE_GRID["tau"]))
+    r.add_argument("--psi", type=float, nargs="+", default=list(ACCEPTANCE_GRID["width_ratio"]))
+    r.add_argument("--alpha", type=float, nargs="+", default=None)
+    r.add_argument("--n-test", type=int, default=16384)
+    r.add_argument("--test-queries", type=int, default=16)
+    r.add_argument("--backend", default="processes")
+    r.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    r.add_argument("--root", default=str(ROOT))
+    r.set_defaults(func=cmd_run)
+    p = sub.add_parser("report")
+    p.add_argument("--root", default=str(ROOT))
+    p.add_argument("--csv", default=None)
+    p.add_argument("--full", action="store_true")
+    p.set_defaults(func=cmd_report)
+    args = ap.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

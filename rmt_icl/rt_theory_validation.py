@@ -1,0 +1,214 @@
+r"""Validation of the random transformer's deterministic equivalent against the simulated RT.
+
+Issue 6's acceptance: :func:`rmt_icl.theory.random_transformer_icl_error` against the simulated
+random transformer across activations, targets, context lengths ``alpha``, pretraining sizes
+``tau``, widths on both sides of the interpolation peak and two ridges
+(:data:`ACCEPTANCE_GRID`), at several ``d``, with a finite-size allowance measured by showing
+that the gaps shrink with ``d``.
+
+Data flow
+---------
+* :func:`theory_point` (sweep model ``"rt-theory"``) is ONE run of one grid point: the RTs of
+  every activation in ``params["activations"]`` on the same prompts, ``F`` and test queries
+  (:func:`rmt_icl.simulate.random_transformer.simulate_models` with models ``"rt:NAME"``), and
+  the deterministic equivalent of each, evaluated at the run's realised ratios
+  ``ell/d, n/d^2, k/n`` with the run's exact normalisation ``t/d`` (so that nothing but the
+  limit ``d -> inf`` separates the two).
+* :func:`grid_spec` builds the sweep over :data:`ACCEPTANCE_GRID` at one ``d``; runs go through
+  :func:`rmt_icl.sweep.sweep` (resumable store, seeds hashed from the parameters, bit-identical
+  across backends).
+* :func:`summarise` turns the tidy run table into one row per (point, activation): the Monte
+  Carlo mean and its standard error over runs, the theory, the gap and ``gap/SE``.
+* :func:`allowance` measures the finite-size allowance ``c/d`` on sizes *other* than the one
+  being judged, and :func:`judge` applies the criterion ``|gap| <= 3 SE + c/d``.
+
+Test errors are sampled (``n_test`` queries in contexts of ``test_queries`` queries each); the
+standard error over runs includes that sampling noise, the training draw and ``F``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ACCEPTANCE_GRID",
+    "MODEL",
+    "allowance",
+    "grid_spec",
+    "judge",
+    "summarise",
+    "theory_point",
+]
+
+#: issue 6's acceptance grid (``ridge`` is the toolkit's lambda_bar)
+ACCEPTANCE_GRID = {
+    "activation": ("relu", "tanh", "erf", "identity"),
+    "target": ("linear", "relu"),
+    "alpha": (0.5, 1.0, 2.0, 4.0),
+    "tau": (0.5, 2.0),
+    "width_ratio": (0.5, 2.0),
+    "ridge": (1e-4, 1e-2),
+}
+#: fixed settings of the grid: fresh task per prompt, label-noise variance 0.1
+FIXED = {"kappa": "inf", "rho": 0.1}
+#: sweep model name of :func:`theory_point`
+MODEL = "rt-theory"
+#: grid axes that vary between sweep points (the activations share a point)
+POINT_KEYS = ("target", "alpha", "tau", "width_ratio", "ridge")
+
+
+def _activations(params: dict) -> list[str]:
+    acts = params.get("activations", ",".join(ACCEPTANCE_GRID["activation"]))
+    acts = [a.strip() for a in (acts.split(",") if isinstance(acts, str) else acts)]
+    if not acts or not all(acts):
+        raise ValueError(f"activations must name at least one activation, got {acts!r}")
+    return acts
+
+
+def theory_point(params: dict, seed) -> dict:
+    """One run: the RT for each activation on shared prompts, and its deterministic equivalent.
+
+    Parameters
+    ----------
+    params : dict
+        Point parameters of :func:`rmt_icl.simulate.random_transformer.parse_rt_params` (``d``,
+        ``alpha``, ``tau``, ``width_ratio``, ``kappa``, ``rho``, ``ridge`` = lambda_bar,
+        ``target``, ``n_test``, ``test_queries``, ...) plus ``activations``: a comma-separated
+        string (default ``"relu,tanh,erf,identity"``).
+    seed : numpy.random.SeedSequence or int
+        The run's seed.
+
+    Returns
+    -------
+    dict
+        ``icl_<act>``, ``icl_se_test_<act>`` (test-sampling SE of this run) and
+        ``theory_<act>`` for each activation; ``icl`` (the first activation's, required by the
+        sweep), ``idg`` (NaN: ICL only), realised sizes and ratios, ``t`` and ``t_total``.
+    """
+    from rmt_icl.simulate.random_transformer import simulate_models
+    from rmt_icl.theory.random_transformer import random_transformer_icl_error
+
+    acts = _activations(params)
+    sim = {k: v for k, v in params.items() if k != "activations"}
+    out = simulate_models(sim, seed, [f"rt:{a}" for a in acts])
+    first = out[f"rt:{acts[0]}"]
+    row = {key: first[key] for key in ("d", "ell", "n", "k", "D", "alpha_realised",
+                                       "tau_realised", "width_ratio_realised", "t", "q",
+                                       "n_test", "test_queries", "t_total", "target")}
+    row["icl"] = first["icl"]
+    row["idg"] = math.nan
+    kappa = first["kappa_realised"]
+    kappa = math.inf if kappa is None else kappa
+    for act in acts:
+        res = out[f"rt:{act}"]
+        row[f"icl_{act}"] = res["icl"]
+        row[f"icl_se_test_{act}"] = res["icl_se_test"]
+        row[f"theory_{act}"] = float(random_transformer_icl_error(
+            act, params.get("target", "linear"), first["alpha_realised"],
+            first["tau_realised"], kappa, first["width_ratio_realised"], first["rho"],
+            first["ridge_bar"], t_over_d=first["t"] / first["d"]))
+    return row
+
+
+def grid_spec(d: int, runs: int, *, grid: dict | None = None, n_test: int = 16384,
+              test_queries: int = 16, seed: int = 0, name: str | None = None) -> dict:
+    """Sweep spec (dict form of :class:`rmt_icl.sweep.spec.SweepSpec`) of the grid at one ``d``.
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    runs : int
+        Independent runs per point.
+    grid : dict, optional
+        Axes to use instead of :data:`ACCEPTANCE_GRID` (same keys; missing keys keep the
+        acceptance values).
+    n_test, test_queries : int
+        Test queries per run and queries per test context.
+    seed : int
+        Root seed.
+    name : str, optional
+        Sweep name (default ``rt-theory-d<d>``).
+    """
+    g = {**ACCEPTANCE_GRID, **(grid or {})}
+    return {
+        "name": name or f"rt-theory-d{d}",
+        "model": MODEL,
+        "seed": seed,
+        "runs": runs,
+        "params": {**FIXED, "d": d, "n_test": n_test, "test_queries": test_queries,
+                  "activations": ",".join(g["activation"])},
+        "grid": {key: list(g[key]) for key in POINT_KEYS},
+    }
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (d, point, activation) from the sweep's tidy run table.
+
+    Columns: ``d``, the :data:`POINT_KEYS`, ``activation``, ``runs``, ``mc`` (mean ICL error),
+    ``se`` (standard error over runs, ``std(ddof=1)/sqrt(R)``; with one run the test-sampling
+    SE of that run), ``theory`` (mean over runs of the equivalent at the realised ratios),
+    ``gap = mc - theory``, ``z = gap/se`` and ``q`` (``E y^2``, the zero predictor's error).
+    """
+    df = runs[runs["status"] == "ok"] if "status" in runs else runs
+    acts = sorted({c[len("theory_"):] for c in df.columns if c.startswith("theory_")
+                   and df[c].notna().any()})
+    keys = ["d", *POINT_KEYS]
+    rows = []
+    for point, grp in df.groupby(keys, sort=True, dropna=False):
+        for act in acts:
+            if f"icl_{act}" not in grp or grp[f"icl_{act}"].isna().all():
+                continue
+            x = grp[f"icl_{act}"].to_numpy(dtype=float)
+            r = x.size
+            se = (x.std(ddof=1) / math.sqrt(r) if r > 1
+                  else float(grp[f"icl_se_test_{act}"].iloc[0]))
+            theory = float(grp[f"theory_{act}"].mean())
+            mc = float(x.mean())
+            rows.append({**dict(zip(keys, point, strict=True)), "activation": act, "runs": r,
+                         "mc": mc, "se": se, "theory": theory, "gap": mc - theory,
+                         "z": (mc - theory) / se if se > 0 else math.nan,
+                         "q": float(grp["q"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def allowance(summary: pd.DataFrame, *, exclude_d: int | None = None, quantile: float = 0.9,
+              z: float = 3.0) -> float:
+    r"""Finite-size allowance constant ``c`` of ``|gap| <= z SE + c/d``, measured off-sample.
+
+    ``c`` is the ``quantile`` of ``d * max(|gap| - z SE, 0)`` over the rows whose ``d`` differs
+    from ``exclude_d`` (the size being judged), so the allowance at ``d`` comes from the other
+    sizes only, never from the data it judges. That the excess over ``z SE`` scales like ``1/d``
+    is what :func:`judge`'s table shows (``excess * d`` roughly constant across ``d``).
+    """
+    rows = summary if exclude_d is None else summary[summary["d"] != exclude_d]
+    if rows.empty:
+        raise ValueError("allowance needs rows at a d other than exclude_d")
+    excess = np.maximum(np.abs(rows["gap"].to_numpy()) - z * rows["se"].to_numpy(), 0.0)
+    return float(np.quantile(excess * rows["d"].to_numpy(), quantile))
+
+
+def judge(summary: pd.DataFrame, *, z: float = 3.0, quantile: float = 0.9) -> pd.DataFrame:
+    """Apply ``|gap| <= z SE + c/d`` at every ``d``, ``c`` from the other sizes (:func:`allowance`).
+
+    Returns one row per ``d``: points, median ``|gap|``, median ``|gap| * d``, the median
+    excess ``max(|gap| - z SE, 0) * d``, the allowance ``c`` used, the fraction of points passing
+    and the largest ``|gap|/(z SE + c/d)``.
+    """
+    out = []
+    ds = sorted(summary["d"].unique())
+    for d in ds:
+        rows = summary[summary["d"] == d]
+        c = allowance(summary, exclude_d=d, quantile=quantile, z=z) if len(ds) > 1 else 0.0
+        bound = z * rows["se"] + c / d
+        gap = rows["gap"].abs()
+        excess = np.maximum(gap - z * rows["se"], 0.0) * d
+        out.append({"d": int(d), "points": len(rows), "median_abs_gap": float(gap.median()),
+                    "median_abs_gap_x_d": float((gap * d).median()),
+                    "median_excess_x_d": float(excess.median()), "allowance_c": c,
+                    "pass_fraction": float((gap <= bound).mean()),
+                    "worst_ratio": float((gap / bound).max())})
+    return pd.DataFrame(out)
