@@ -10,8 +10,8 @@ ridge with the toolkit's ``ridge`` = ``lambda_bar``:
 ``ell = alpha d``, ``K = kappa d`` tasks, ``n = tau d^2`` prompts, ``k = psi n`` neurons
 (``psi`` = ``width_ratio``), so ``k/d^2 -> pi = psi tau`` and ``D/d^2 -> 1``.
 
-What is implemented (step 1 of issue 6): ``sigma = identity`` and the linear target
--------------------------------------------------------------------------------------
+Step 1 of issue 6: ``sigma = identity`` and the linear target
+-------------------------------------------------------------
 For ``sigma = identity`` the RT is the linear-attention predictor ``x_q^T Gamma h`` with
 ``vec Gamma = beta = S a``, ``S = F^T/sqrt(k)``: a **sketched ridge regression** on ``vec H``,
 
@@ -70,18 +70,43 @@ effective ridge ``lambda_eff = s (mu + mu*^2)/(tau mu1^2)``, plus variance terms
 intercept ``mu0`` is one extra sketched column and carries no signal for the zero-mean linear
 target; it is dropped. Validated against the simulated p = 1 model (exact errors) for
 ``kappa = inf``; whether the RT with a nonlinear activation equals its p = 1 model in this limit
-is an equivalence question measured separately (docs, section 5), so ``model="rt"`` stays
-restricted to the identity.
+is an equivalence question, answered in step 3.
+
+Step 3: nonlinear activations and nonlinear targets (``model="rt"`` for every activation)
+----------------------------------------------------------------------------------------
+Which Hermite degrees survive in the proportional limit ``n, k ~ D ~ d^2``: **degrees 0 and 1
+only** (docs, section 6). Conditionally on the data the RT is random-features ridge with kernel
+``sum_j j! c_j^2 r^j``, ``r = <vec H, vec H'>/t = O(1/d)`` off the diagonal; for ``j >= 2`` the
+kernel pieces have no O(1) structure beyond their diagonal (which adds ``j! c_j^2`` to the
+noise power ``mu*^2 = c*_1^2``) and their mean (a constant mode, negligible next to ``mu0``),
+and the target's degree-``j`` component couples to degree ``j`` of ``sigma`` only with strength
+``beta_r^j``, ``beta_r ~ N(0, 1/d)``, which is not learnable from ``n ~ D`` samples. Hence the
+RT's error equals its p = 1 equivalent with the target reduced to its learnable part:
+
+* labels ``y = E g + a_1 s + (rest) + eps`` with ``a_1 = E[g(s) s]``; the rest is uncorrelated
+  with every feature and acts as label noise;
+* the context statistic of ``g`` is ``a_1`` times that of a linear target with
+  ``q*' = E y^2/(a_1^2 alpha)`` (the mean and the nonlinear part of the labels enter ``h`` as
+  isotropic noise);
+* the constant mode fits ``E g`` when ``mu0 = c_0 != 0`` (eigenvalue ``n mu0^2 >> lambda_bar``);
+  an odd ``sigma`` cannot fit it (the predictor is odd in the query).
+
+So ``e_RT(sigma, g) = a_1^2 e(sigma, linear; alpha', rho')`` with ``rho' = V/a_1^2 - 1``
+(``V = Var y`` with an intercept, ``E y^2`` without) and ``alpha' = (1 + rho')/q*'``: Lu's
+formula depends on ``alpha`` only through ``q*``, so the query and context roles of the noise
+separate through ``alpha'``. Validated against the simulated RT on issue 6's acceptance grid
+(:mod:`rmt_icl.rt_theory_validation`, docs section 6.4).
 
 Numerical methods used (issue 6's list): **fixed-point equations** (one scalar equation per grid
 point, vectorised safeguarded Newton/bisection in ``log eps`` or ``log mu``; Lu's fixed point
 through :mod:`rmt_icl.theory.linear_attention`), **Marchenko--Pastur transforms** (``M_kappa``,
-``M'_kappa``) and, for ``model="hermite1"``, **low-dimensional Gaussian integrals via the
-Hermite engine** (:func:`rmt_icl.hermite.hermite_coefficients`, ``hermite_residual``: ``c_0,
-c_1, c*_1``). No Monte Carlo.
+``M'_kappa``) and **low-dimensional Gaussian integrals via the Hermite engine**
+(:func:`rmt_icl.hermite.hermite_expansion`: ``c_0, c_1, c*_1`` of ``sigma``; ``E g, a_1, E g^2``
+of the target). No Monte Carlo.
 
-Not implemented (raises ``NotImplementedError``): ``model="rt"`` for nonlinear activations,
-nonlinear targets (step 3 of issue 6; see the documentation for what is derived and blocked).
+Not covered (raises ``NotImplementedError``): targets with ``a_1 = 0`` (nothing learnable; the
+error is that of fitting noise), activations with ``mu1 = 0``, and a target with ``E g != 0``
+under a ``sigma`` with ``mu0 = 0`` that is not odd (its constant mode fits the mean partially).
 """
 
 from __future__ import annotations
@@ -109,10 +134,11 @@ __all__ = [
     "random_transformer_icl_error",
 ]
 
-#: activations for which a deterministic equivalent is derived and validated
-SUPPORTED_ACTIVATIONS = ("identity",)
-#: targets for which a deterministic equivalent is derived and validated
-SUPPORTED_TARGETS = ("linear",)
+#: activations validated against the simulated RT (any registered activation with c_1 != 0 is
+#: accepted; docs section 6.4)
+SUPPORTED_ACTIVATIONS = ("identity", "relu", "tanh", "erf")
+#: targets validated against the simulated RT (any target with E[g(s) s] != 0 is accepted)
+SUPPORTED_TARGETS = ("linear", "relu", "tanh")
 
 _RTOL = 1e-14
 _MAXITER = 300
@@ -509,11 +535,12 @@ _PARAMS_DOC = """
     Parameters
     ----------
     activation : str
-        Activation ``sigma``: ``"identity"`` (alias ``"linear"``) for ``model="rt"``; any
-        activation registered in :mod:`rmt_icl.hermite` with ``c_1 != 0`` for
-        ``model="hermite1"``.
-    target : str
-        Label function ``g``; only ``"linear"`` is supported.
+        Activation ``sigma``: ``"identity"`` (alias ``"linear"``) or any activation registered
+        in :mod:`rmt_icl.hermite` with ``c_1 != 0``.
+    target : str, callable or Target
+        Label function ``g`` of ``s = <x, w> ~ N(0, 1)``: ``"linear"``, a registered activation
+        name used as a target (``"relu"``, ``"tanh"``, ...), a callable, or a
+        :class:`rmt_icl.simulate.targets.Target`. Needs ``a_1 = E[g(s) s] != 0``.
     alpha : array_like
         Context length ratio ``ell/d``, in ``(0, inf)``.
     tau : array_like
@@ -534,11 +561,11 @@ _PARAMS_DOC = """
         same equivalent with the exact finite-``d`` ridge link ``lambda_0 = (t/d) lambda_bar /
         tau``.
     model : {"rt", "hermite1"}
-        ``"rt"`` (default): the random transformer itself, available for the identity
-        activation. ``"hermite1"``: the Gaussian-equivalent (p = 1) model
-        ``mu0 + mu1 F vec H + mu* z`` (``mu0 = c_0``, ``mu1 = c_1``, ``mu*^2 = c*_1^2`` from
-        :mod:`rmt_icl.hermite`), for any registered activation with ``mu1 != 0``; for the
-        identity both coincide.
+        ``"rt"`` (default): the random transformer itself. ``"hermite1"``: the
+        Gaussian-equivalent (p = 1) model ``mu0 + mu1 F vec H + mu* z`` (``mu0 = c_0``,
+        ``mu1 = c_1``, ``mu*^2 = c*_1^2`` from :mod:`rmt_icl.hermite`). The two coincide in
+        the proportional limit (step 3: degrees >= 2 do not survive), so they return the same
+        numbers; the name documents which model a curve is compared with.
 
     All array arguments broadcast against each other.
 """
@@ -577,12 +604,13 @@ def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ra
                                  *, t_over_d=None, model="rt"):
     r"""Deterministic-equivalent ICL error of the ridge-trained random transformer.
 
-    ``model="hermite1"`` gives instead the equivalent of the Gaussian-equivalent (p = 1) model
-    of any registered activation (module docstring, step 2; linear target).
+    For a nonlinear activation and/or target the error is ``a_1^2`` times that of the
+    effective linear problem (module docstring, step 3): only Hermite degrees 0 and 1 of
+    ``sigma`` survive the proportional limit, and ``model="rt"`` equals ``model="hermite1"``
+    (the p = 1 Gaussian-equivalent model, step 2).
 
-    ``model="rt"`` is implemented for ``activation = "identity"`` and ``target = "linear"``
-    (issue 6, step 1):
-    the identity RT is a Gaussian sketch of linear attention, and
+    For the identity activation and the linear target (step 1) the RT is a Gaussian sketch of
+    linear attention, and
 
     .. math::
 
@@ -609,8 +637,8 @@ def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ra
     Raises
     ------
     NotImplementedError
-        For ``model="rt"`` with an activation other than identity, or a target other than
-        linear.
+        For a target with ``a_1 = 0``, an activation with ``c_1 = 0``, or ``E g != 0`` with an
+        activation that has ``c_0 = 0`` and is not odd (module docstring, "Not covered").
     ValueError
         If a ratio is out of range or NaN (the message names the parameter).
     rmt_icl.errors.ConvergenceError
