@@ -208,8 +208,8 @@ assert diff["linear"][0] > 3 * diff["linear"][1] and diff["tanh"][0] > 3 * diff[
 #
 # For the identity activation the RT is a Gaussian sketch of linear attention, and
 # `random_transformer_icl_error` gives its deterministic equivalent
-# (`docs/theory/random_transformer.md`, step 1; other activations raise
-# `NotImplementedError` pointing to what is available). It is linear attention at a larger,
+# (`docs/theory/random_transformer.md`, step 1; section 5 below has the other activations).
+# It is linear attention at a larger,
 # renormalised ridge plus a variance term from the random features; as $\psi\to\infty$ it
 # tends to the LT at the matched ridge $\lambda_{\rm LA} = s\bar\lambda/\tau$,
 # $s = t/d \to 1 + q^*$, $q^* = (1+\rho)/\alpha$. At a *small* ridge the implicit
@@ -239,6 +239,32 @@ ax.axhline(lt_best, color="k", lw=1, label=f"LT at its best ridge ({lt_best:.4f}
 ax.set(xscale="log", xlabel="width ratio $\\psi = k/n$", ylabel="$e_{\\rm ICL}$ (theory)",
        ylim=(0.5, 1.02),
        title="identity RT, $\\alpha=\\tau=2$, $\\kappa=\\infty$ (dotted: matched-ridge LT)")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## 5. Nonlinear activations and targets: the same equivalent, reduced
+#
+# In the proportional limit only Hermite degrees 0 and 1 of $\sigma$ survive
+# (`docs/theory/random_transformer.md`, section 6): degrees $\ge 2$ act as independent feature
+# noise of power $c_{*,1}^2$, and only the part of the label linear in the query,
+# $a_1 = E[g(s)s]$, is learnable (plus its mean, through the constant mode, when $c_0\ne 0$).
+# The curves below are the theory for the relu target across activations; with
+# $c_* > 0$ the interpolation peak sits at $k = n$ ($\psi = 1$), and relu's constant mode fits
+# the target mean $E g = 1/\sqrt{2\pi}$ that the odd activations cannot.
+
+# %%
+psi = np.logspace(-1, 1, 200)
+fig, ax = plt.subplots(figsize=(6.2, 3.8))
+for i, act in enumerate(("identity", "relu", "tanh", "erf")):
+    e = random_transformer_icl_error(act, "relu", alpha=2.0, tau=0.5, kappa=np.inf,
+                                     width_ratio=psi, rho=0.1, ridge=1e-3)
+    ax.plot(psi, e, color=PALETTE[i], label=act)
+    if act != "identity":  # nonlinear sigma: the peak is at k = n
+        assert abs(np.log(psi[np.argmax(e)])) < 0.1
+ax.set(xscale="log", yscale="log", xlabel="width ratio $\\psi = k/n$",
+       ylabel="$e_{\\rm ICL}$ (theory)",
+       title="relu target, $\\alpha=2$, $\\tau=0.5$, $\\bar\\lambda=10^{-3}$")
 ax.legend(fontsize=8)
 plt.show()
 print(f"notebook run time: {time.perf_counter() - T0:.1f} s")
