@@ -37,6 +37,7 @@ __all__ = [
     "ACCEPTANCE_GRID",
     "MODEL",
     "allowance",
+    "figure_summary",
     "grid_spec",
     "judge",
     "summarise",
@@ -212,3 +213,30 @@ def judge(summary: pd.DataFrame, *, z: float = 3.0, quantile: float = 0.9) -> pd
                     "pass_fraction": float((gap <= bound).mean()),
                     "worst_ratio": float((gap / bound).max())})
     return pd.DataFrame(out)
+
+
+def figure_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool = True,
+                   results_dir="results", backend: str = "serial", n_test: int = 16384,
+                   test_queries: int = 16) -> pd.DataFrame:
+    """Run a sub-grid of ``"rt-theory"`` points for a figure and return :func:`summarise`'s table.
+
+    The store is ``<results_dir>/<name>/<quick|full>`` (resumable). A store made for another
+    grid or size is refused with :class:`rmt_icl.errors.StoreError`; delete it to recompute.
+
+    Raises
+    ------
+    RuntimeError
+        A run failed (the store keeps the error; re-running retries it).
+    """
+    from pathlib import Path
+
+    from rmt_icl.sweep import sweep
+
+    store = Path(results_dir) / name / ("quick" if quick else "full")
+    spec = grid_spec(d, runs, grid=grid, n_test=n_test, test_queries=test_queries, name=name)
+    df = sweep(spec, store=store, backend=backend, progress=False)
+    bad = df[df["status"] != "ok"]
+    if len(bad):
+        raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
+                           f"re-run to retry (store {store})")
+    return summarise(df)
