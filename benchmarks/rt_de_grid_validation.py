@@ -27,7 +27,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from rmt_icl.rt_theory_validation import ACCEPTANCE_GRID, grid_spec, judge, summarise
+from rmt_icl.rt_theory_validation import (
+    ACCEPTANCE_GRID,
+    grid_spec,
+    judge,
+    judge_shrink,
+    summarise,
+)
 
 ROOT = Path("results/rt-theory")
 
@@ -71,6 +77,17 @@ def cmd_report(args) -> None:
     pd.set_option("display.width", 200)
     print("## Pass/fail per d (|gap| <= 3 SE + c/d, c = 90% quantile of d*excess at the other d)")
     print(judge(summary).to_string(index=False, float_format="%.4g"))
+    print()
+    print("## Per cell: |gap(d2)| <= 3 SE(d2) + (d1/d2)|gap(d1)| (gap shrinks at least like 1/d)")
+    ds = sorted(summary["d"].unique())
+    for i, d1 in enumerate(ds):
+        for d2 in ds[i + 1:]:
+            j = judge_shrink(summary, d1, d2)
+            worst = j.loc[j["ratio"].idxmax()]
+            print(f"d {d1} -> {d2}: {len(j)} cells, pass {j['pass'].mean():.1%}, worst ratio "
+                  f"{worst['ratio']:.2f} ({worst['activation']}/{worst['target']}, alpha="
+                  f"{worst['alpha']:g}, tau={worst['tau']:g}, psi={worst['width_ratio']:g}, "
+                  f"ridge={worst['ridge']:g})")
     print()
     by = summary.assign(abs_gap=summary["gap"].abs(), abs_gap_x_d=summary["gap"].abs()
                         * summary["d"])

@@ -40,6 +40,7 @@ __all__ = [
     "figure_summary",
     "grid_spec",
     "judge",
+    "judge_shrink",
     "summarise",
     "theory_point",
 ]
@@ -146,13 +147,25 @@ def grid_spec(d: int, runs: int, *, grid: dict | None = None, n_test: int = 1638
     }
 
 
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+#: cells whose run-to-run *relative* variance is pooled (summarise's ``se``)
+POOL_KEYS = ("d", "tau", "width_ratio", "ridge", "activation")
+
+
+def summarise(runs: pd.DataFrame, *, pool=POOL_KEYS) -> pd.DataFrame:
     """One row per (d, point, activation) from the sweep's tidy run table.
 
     Columns: ``d``, the :data:`POINT_KEYS`, ``activation``, ``runs``, ``mc`` (mean ICL error),
-    ``se`` (standard error over runs, ``std(ddof=1)/sqrt(R)``; with one run the test-sampling
-    SE of that run), ``theory`` (mean over runs of the equivalent at the realised ratios),
-    ``gap = mc - theory``, ``z = gap/se`` and ``q`` (``E y^2``, the zero predictor's error).
+    ``se_cell`` (the cell's own standard error over runs, ``std(ddof=1)/sqrt(R)``),
+    ``se`` (the pooled standard error, below), ``dof`` (its degrees of freedom), ``theory``
+    (mean over runs of the equivalent at the realised ratios), ``gap = mc - theory``,
+    ``z = gap/se`` and ``q`` (``E y^2``, the zero predictor's error).
+
+    Pooling: with 2-4 runs a cell's own SE has 1-3 degrees of freedom, too few for a "3 SE"
+    criterion. The run-to-run coefficient of variation ``std/mean`` is therefore pooled over
+    the cells sharing ``pool`` (default ``d, tau, psi, ridge, activation``: the same sizes and
+    model, different ``alpha`` and target), ``cv^2 = sum((R-1) cv_i^2) / sum(R-1)``, and
+    ``se = mc * cv / sqrt(R)`` with ``dof = sum(R-1)`` (8-24 for the acceptance grid). Cells
+    with one run get their test-sampling SE and ``dof = 0``.
     """
     df = runs[runs["status"] == "ok"] if "status" in runs else runs
     acts = sorted({c[len("theory_"):] for c in df.columns if c.startswith("theory_")
@@ -170,10 +183,22 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
             theory = float(grp[f"theory_{act}"].mean())
             mc = float(x.mean())
             rows.append({**dict(zip(keys, point, strict=True)), "activation": act, "runs": r,
-                         "mc": mc, "se": se, "theory": theory, "gap": mc - theory,
-                         "z": (mc - theory) / se if se > 0 else math.nan,
-                         "q": float(grp["q"].iloc[0])})
-    return pd.DataFrame(rows)
+                         "mc": mc, "se_cell": se, "theory": theory, "gap": mc - theory,
+                         "q": float(grp["q"].iloc[0]),
+                         "_cv2": (se * math.sqrt(r) / mc) ** 2 if r > 1 else math.nan})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    dof_cell = (out["runs"] - 1).where(out["runs"] > 1, 0)
+    grp_keys = list(pool)
+    weighted = (out["_cv2"].fillna(0.0) * dof_cell).groupby(
+        [out[k] for k in grp_keys]).transform("sum")
+    dof = dof_cell.groupby([out[k] for k in grp_keys]).transform("sum")
+    cv = np.sqrt(weighted / dof.where(dof > 0, np.nan))
+    out["se"] = (out["mc"] * cv / np.sqrt(out["runs"])).where(dof > 0, out["se_cell"])
+    out["dof"] = dof
+    out["z"] = out["gap"] / out["se"]
+    return out.drop(columns="_cv2")
 
 
 def allowance(summary: pd.DataFrame, *, exclude_d: int | None = None, quantile: float = 0.9,
@@ -240,3 +265,29 @@ def figure_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool = Tr
         raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
                            f"re-run to retry (store {store})")
     return summarise(df)
+
+
+def judge_shrink(summary: pd.DataFrame, d_small: int, d_large: int, *,
+                 z: float = 3.0) -> pd.DataFrame:
+    r"""Per cell: has the gap shrunk at least like ``1/d`` from ``d_small`` to ``d_large``?
+
+    For each (point, activation) present at both sizes the finite-size allowance is measured at
+    the smaller size only, ``c = d_small |gap(d_small)|``, and the cell passes when
+    ``|gap(d_large)| <= z SE(d_large) + c / d_large``: a gap that does not shrink passes only
+    if it is unresolved at ``d_large``. Returns one row per cell with ``c``, both gaps and SEs,
+    ``ratio = |gap(d_large)| / (z SE(d_large) + c/d_large)`` and ``pass``.
+    """
+    keys = [*POINT_KEYS, "activation"]
+    both = pd.merge(summary[summary["d"] == d_small], summary[summary["d"] == d_large],
+                    on=keys, how="inner", suffixes=("_small", "_large")).set_index(keys)
+    if both.empty:
+        raise ValueError(f"no cell is present at both d_small = {d_small} and "
+                         f"d_large = {d_large}")
+    c = d_small * both["gap_small"].abs()
+    bound = z * both["se_large"] + c / d_large
+    out = pd.DataFrame({"gap_small": both["gap_small"], "se_small": both["se_small"],
+                        "gap_large": both["gap_large"], "se_large": both["se_large"],
+                        "theory": both["theory_large"], "c": c,
+                        "ratio": both["gap_large"].abs() / bound})
+    out["pass"] = out["ratio"] <= 1.0
+    return out.reset_index()

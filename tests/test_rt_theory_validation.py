@@ -14,6 +14,7 @@ from rmt_icl.rt_theory_validation import (
     allowance,
     grid_spec,
     judge,
+    judge_shrink,
     summarise,
     theory_point,
 )
@@ -70,3 +71,32 @@ def test_allowance_is_measured_off_sample():
     assert row32["pass_fraction"] == 1.0
     with pytest.raises(ValueError, match="exclude_d"):
         allowance(s[s["d"] == 32], exclude_d=32)
+
+
+def test_pooled_standard_error():
+    """Relative run-to-run variance pooled over cells sharing (d, tau, psi, ridge, activation)."""
+    rows = []
+    for alpha, vals in ((1.0, (1.0, 1.2, 0.8)), (2.0, (2.0, 2.0, 2.0))):
+        for r, v in enumerate(vals):
+            rows.append({"d": 8, "target": "linear", "alpha": alpha, "tau": 2.0,
+                         "width_ratio": 0.5, "ridge": 0.1, "run": r, "icl_tanh": v,
+                         "icl_se_test_tanh": 0.01, "theory_tanh": 1.0, "q": 1.1})
+    s = summarise(pd.DataFrame(rows)).set_index("alpha")
+    cv2 = (np.std([1.0, 1.2, 0.8], ddof=1) / 1.0) ** 2 * 2 / 4  # pooled over 2 + 2 dof
+    assert s.loc[1.0, "se"] == pytest.approx(1.0 * math.sqrt(cv2 / 3))
+    assert s.loc[2.0, "se"] == pytest.approx(2.0 * math.sqrt(cv2 / 3))
+    assert s.loc[2.0, "se_cell"] == 0.0 and (s["dof"] == 4).all()
+
+
+def test_judge_shrink_requires_one_over_d():
+    base = {"target": "linear", "alpha": 2.0, "tau": 2.0, "width_ratio": 0.5, "ridge": 0.1,
+            "activation": "relu"}
+    s = pd.DataFrame([{**base, "d": 32, "gap": 0.2, "se": 0.01, "theory": 1.0},
+                      {**base, "d": 64, "gap": 0.11, "se": 0.01, "theory": 1.0},
+                      {**base, "alpha": 4.0, "d": 32, "gap": 0.2, "se": 0.01, "theory": 1.0},
+                      {**base, "alpha": 4.0, "d": 64, "gap": 0.2, "se": 0.01, "theory": 1.0}])
+    j = judge_shrink(s, 32, 64).set_index("alpha")
+    assert j.loc[2.0, "pass"] and not j.loc[4.0, "pass"]  # halved: ok; constant: fails
+    assert j.loc[2.0, "c"] == pytest.approx(6.4)
+    with pytest.raises(ValueError, match="both"):
+        judge_shrink(s, 32, 48)
