@@ -174,3 +174,26 @@ def test_rt_relu_target_intercept_monte_carlo():
     tol = 3 * se + 1.5 / d
     assert abs(x.mean() - with_intercept) <= tol, (x.mean(), se, with_intercept)
     assert abs(x.mean() - without) > tol
+
+
+@pytest.mark.slow
+def test_rt_equivalent_gap_shrinks_like_one_over_d(tmp_path):
+    """The acceptance criterion on one grid point (all four activations, linear and relu
+    targets; alpha = 2, tau = 0.5, psi = 2, lambda_bar = 1e-2), d = 24 -> 48, 4 runs:
+    |gap(48)| <= 3 SE(48) + (24/48)|gap(24)| in every cell (SE pooled over the two targets),
+    and the median |gap| halves at least roughly. The full grid: benchmarks/
+    rt_de_grid_validation.py (docs, section 6.4)."""
+    from rmt_icl.rt_theory_validation import grid_spec, judge_shrink, summarise
+    from rmt_icl.sweep import sweep
+
+    grid = {"alpha": (2.0,), "tau": (0.5,), "width_ratio": (2.0,), "ridge": (1e-2,)}
+    frames = [sweep(grid_spec(d, 4, grid=grid), store=tmp_path / f"d{d}", backend="serial",
+                    progress=False) for d in (24, 48)]
+    import pandas as pd
+
+    s = summarise(pd.concat(frames, ignore_index=True))
+    j = judge_shrink(s, 24, 48)
+    assert len(j) == 8
+    assert j["pass"].all(), j.to_string()
+    med = s.assign(a=s["gap"].abs()).groupby("d")["a"].median()
+    assert med[48] < 0.75 * med[24]
