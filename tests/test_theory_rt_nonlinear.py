@@ -146,9 +146,10 @@ def test_linear_attention_nonlinear_target_monte_carlo(kappa):
 def test_rt_relu_target_intercept_monte_carlo():
     """relu RT, relu target (E g = 0.399): the constant mode fits the mean (mu0 = c_0 != 0).
 
-    The equivalent with the intercept and the one without differ by ~0.15 here. Measured gap of
-    the RT to the intercept equivalent at this point: see docs section 6.4 (|gap| * d <= 1.5
-    over d = 24..64). Tolerance 3 SE + 1.5/d.
+    The equivalent with the intercept and the one without differ by ~0.15 here. The acceptance
+    grid measures the RT's gap to the intercept equivalent at alpha = 2, tau = 2, psi = 0.5 as
+    gap * d = 1.1-1.8 at d = 32 and 64 (lambda_bar 1e-4, 1e-2; docs section 6.4). Tolerance
+    3 SE + 2/d.
     """
     from rmt_icl.simulate.random_transformer import simulate_models
     from rmt_icl.simulate.seeding import run_seed
@@ -171,7 +172,7 @@ def test_rt_relu_target_intercept_monte_carlo():
     without = a1sq * float(rtm._p1_flat(alpha_e, flat[1], flat[2], flat[3], rho_e, flat[5],
                                         s_e, red.mu1, red.mus2).error[0])
     assert without - with_intercept > 0.1
-    tol = 3 * se + 1.5 / d
+    tol = 3 * se + 2.0 / d
     assert abs(x.mean() - with_intercept) <= tol, (x.mean(), se, with_intercept)
     assert abs(x.mean() - without) > tol
 
