@@ -69,11 +69,61 @@ def load_all(root: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _md(df: pd.DataFrame, fmt: str = "{:.4f}") -> str:
+    """A pandas table as a GitHub markdown table (no optional dependency)."""
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        cells = [fmt.format(v) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(summary: pd.DataFrame) -> str:
+    """The tables of docs/theory/random_transformer.md section 6.4, from the summary."""
+    s = summary.assign(rel=summary["gap"].abs() / summary["theory"],
+                       abs_gap=summary["gap"].abs())
+    ds = sorted(s["d"].unique())
+    rows = []
+    for i, d in enumerate(ds):
+        g = s[s["d"] == d]
+        row = {"d": int(d), "cells": len(g), "runs": int(g["runs"].median()),
+               "median abs gap": float(g["abs_gap"].median()),
+               "median rel gap": float(g["rel"].median()),
+               "max rel gap": float(g["rel"].max()),
+               "within 3 SE": float((g["z"].abs() <= 3).mean())}
+        if i:
+            j = judge_shrink(s, ds[i - 1], d)
+            row["1/d shrink from previous d (cells)"] = (f"{j['pass'].mean():.1%} "
+                                                          f"({len(j)})")
+        else:
+            row["1/d shrink from previous d (cells)"] = "-"
+        rows.append(row)
+    out = ["#### Per size", _md(pd.DataFrame(rows))]
+    for key in (["activation", "target"], ["alpha"], ["tau", "width_ratio", "ridge"]):
+        tab = s.pivot_table(index=key, columns="d", values="rel", aggfunc="median")
+        tab.columns = [f"d={c}" for c in tab.columns]
+        out += [f"#### Median relative gap by {', '.join(key)}", _md(tab.reset_index())]
+    big = s[s["d"] == max(ds)].sort_values("rel").tail(8)
+    keys = ["target", "alpha", "tau", "width_ratio", "ridge", "activation"]
+    small = s[s["d"] == min(ds)].set_index(keys)
+    big = big.join(small[["gap"]].rename(columns={"gap": f"gap d={min(ds)}"}), on=keys)
+    cols = keys + ["mc", "se", "theory", "gap", f"gap d={min(ds)}", "rel"]
+    out += [f"#### Largest relative gaps at d = {max(ds)}", _md(big[cols])]
+    return "\n\n".join(out) + "\n"
+
+
 def cmd_report(args) -> None:
     runs = load_all(Path(args.root))
     summary = summarise(runs)
+    if args.ds:
+        summary = summary[summary["d"].isin(args.ds)]
+    if args.tau:
+        summary = summary[summary["tau"].isin(args.tau)]
     if args.csv:
         summary.to_csv(args.csv, index=False)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_report(summary))
     pd.set_option("display.width", 200)
     print("## Pass/fail per d (|gap| <= 3 SE + c/d, c = 90% quantile of d*excess at the other d)")
     print(judge(summary).to_string(index=False, float_format="%.4g"))
@@ -121,6 +171,9 @@ def main(argv=None) -> None:
     p.add_argument("--root", default=str(ROOT))
     p.add_argument("--csv", default=None)
     p.add_argument("--full", action="store_true")
+    p.add_argument("--markdown", default=None, help="write the docs' tables to this file")
+    p.add_argument("--ds", type=int, nargs="+", default=None, help="only these d")
+    p.add_argument("--tau", type=float, nargs="+", default=None, help="only these tau")
     p.set_defaults(func=cmd_report)
     args = ap.parse_args(argv)
     args.func(args)
