@@ -627,7 +627,7 @@ def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ra
 
     Methods: one scalar fixed-point equation per point (vectorised safeguarded Newton),
     Marchenko--Pastur transforms, and (``hermite1``) the Hermite engine for ``c_0, c_1, c*_1``;
-    no Monte Carlo. Cost: about 20 us per grid point (identity), 200 us (``hermite1``).
+    no Monte Carlo. Cost: about 10-20 us per grid point (identity), 20-35 us otherwise.
 
     Returns
     -------
