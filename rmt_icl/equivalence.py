@@ -605,19 +605,15 @@ def paired_summary(name: str, points: list[dict], *, runs: int, seed: int = 0,
     RuntimeError
         A run failed (the store keeps the error; re-running retries it).
     """
-    from rmt_icl.sweep import summarise, sweep
+    from rmt_icl.sweep import figure_sweep, summarise
 
     if not points:
         raise ValueError("points must be a non-empty list of parameter dicts")
     runs = check_int("runs", runs, minimum=2)
-    store = Path(results_dir) / name / ("quick" if quick else "full")
     spec = {"name": name, "model": "rt-paired", "seed": seed, "runs": runs,
             "share_seeds_across": list(share_seeds_across), "points": [dict(p) for p in points]}
-    df = sweep(spec, store=store, backend=backend, workers=workers, progress=progress)
-    bad = df[df["status"] != "ok"]
-    if len(bad):
-        raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
-                           f"re-run to retry (store {store})")
+    df = figure_sweep(spec, name=name, quick=quick, results_dir=results_dir, backend=backend,
+                      workers=workers, progress=progress)
     keys = sorted({k for p in points for k in p})
     summ = summarise(df, by=keys, values=list(PAIRED_VALUES))
     extra = [c for c in ("q", "n", "k") if c in df.columns and c not in keys]

@@ -253,18 +253,11 @@ def figure_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool = Tr
     RuntimeError
         A run failed (the store keeps the error; re-running retries it).
     """
-    from pathlib import Path
+    from rmt_icl.sweep import figure_sweep
 
-    from rmt_icl.sweep import sweep
-
-    store = Path(results_dir) / name / ("quick" if quick else "full")
     spec = grid_spec(d, runs, grid=grid, n_test=n_test, test_queries=test_queries, name=name)
-    df = sweep(spec, store=store, backend=backend, progress=False)
-    bad = df[df["status"] != "ok"]
-    if len(bad):
-        raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
-                           f"re-run to retry (store {store})")
-    return summarise(df)
+    return summarise(figure_sweep(spec, name=name, quick=quick, results_dir=results_dir,
+                                  backend=backend))
 
 
 def judge_shrink(summary: pd.DataFrame, d_small: int, d_large: int, *,

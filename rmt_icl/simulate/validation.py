@@ -64,20 +64,15 @@ def sweep_summary(name: str, points: list[dict], *, model: str = "linear-attenti
     RuntimeError
         If a run failed (the store keeps the error; re-running retries it).
     """
-    from rmt_icl.sweep import summarise, sweep
+    from rmt_icl.sweep import figure_sweep, summarise
 
     if not points:
         raise ValueError("points must be a non-empty list of parameter dicts")
     root = Path(results_dir if results_dir is not None else RESULTS_DIR)
-    store = root / name / ("quick" if quick else "full")
     spec = {"name": name, "model": model, "seed": seed, "runs": runs,
             "points": [dict(p) for p in points]}
-    df = sweep(spec, store=store, backend=backend, workers=workers, progress=progress,
-               force_new=force_new)
-    bad = df[df["status"] != "ok"]
-    if len(bad):
-        raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
-                           f"re-run to retry (store {store})")
+    df = figure_sweep(spec, name=name, quick=quick, results_dir=root, backend=backend,
+                      workers=workers, progress=progress, force_new=force_new)
     df = df.copy()
     df["gap"] = df["icl"] - df["idg"]
     keys = sorted({k for p in points for k in p})

@@ -19,6 +19,7 @@ from rmt_icl._lazy import lazy_exports
 
 _EXPORTS = {
     "sweep": "rmt_icl.sweep.run",
+    "figure_sweep": "rmt_icl.sweep.run",
     "load": "rmt_icl.sweep.store",
     "Store": "rmt_icl.sweep.store",
     "summarise": "rmt_icl.sweep.summary",

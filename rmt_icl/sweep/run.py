@@ -106,6 +106,31 @@ def sweep(
             st.close()
 
 
+def figure_sweep(spec, *, name: str, quick: bool, results_dir, backend="serial",
+                 workers: int | None = None, progress: bool = False,
+                 force_new: bool = False) -> pd.DataFrame:
+    """Run ``spec`` in the figure store ``<results_dir>/<name>/<quick|full>``; all runs must pass.
+
+    The shared step of the figure helpers (linear attention, the RT paired study, the RT
+    theory check): :func:`sweep` into that store, then refuse a table with failed runs.
+
+    Raises
+    ------
+    RuntimeError
+        A run failed (the store keeps the error; re-running retries it).
+    """
+    from pathlib import Path
+
+    store = Path(results_dir) / name / ("quick" if quick else "full")
+    df = sweep(spec, store=store, backend=backend, workers=workers, progress=progress,
+               force_new=force_new)
+    bad = df[df["status"] != "ok"]
+    if len(bad):
+        raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
+                           f"re-run to retry (store {store})")
+    return df
+
+
 def _open_store(store, spec, *, force_new: bool = False) -> Store:
     """Open the store for ``spec``: create it, check it, or (``force_new``) replace it.
 
