@@ -102,7 +102,9 @@ point, vectorised safeguarded Newton/bisection in ``log eps`` or ``log mu``; Lu'
 through :mod:`rmt_icl.theory.linear_attention`), **Marchenko--Pastur transforms** (``M_kappa``,
 ``M'_kappa``) and **low-dimensional Gaussian integrals via the Hermite engine**
 (:func:`rmt_icl.hermite.hermite_expansion`: ``c_0, c_1, c*_1`` of ``sigma``; ``E g, a_1, E g^2``
-of the target). No Monte Carlo.
+of a target given as a callable or an activation name; the simulator's built-in targets take
+their moments from :func:`rmt_icl.simulate.targets.get_target`, the same the sampler uses).
+No Monte Carlo.
 
 Not covered (raises ``NotImplementedError``): targets with ``a_1 = 0`` (nothing learnable; the
 error is that of fitting noise), activations with ``mu1 = 0``, and a target with ``E g != 0``
@@ -230,13 +232,23 @@ class _Reduction(NamedTuple):
 
 
 def _target_moments(target):
-    """``(name, E g, a_1 = E[g s], E g^2)`` of a target via the Hermite engine.
+    """``(name, E g, a_1 = E[g s], E g^2)`` of a target.
+
+    The simulator's built-in names (:data:`rmt_icl.simulate.targets.TARGETS`, plus
+    ``"identity"`` for ``"linear"``) and ``Target`` objects use their stored moments; other
+    activation names and callables go through the Hermite engine.
 
     Accepts ``"linear"`` (alias ``"identity"``), any activation name registered in
     :mod:`rmt_icl.hermite` used as a label function (``"relu"``, ``"tanh"``, ...), a callable
     ``g``, or an object with ``mean``, ``a1`` and ``second`` attributes
     (:class:`rmt_icl.simulate.targets.Target`).
     """
+    from rmt_icl.simulate.targets import TARGETS, get_target
+
+    if isinstance(target, str) and target.lower() in (*TARGETS, "identity"):
+        # the simulator's built-in targets: the same moments it samples with
+        name = target.lower()
+        target = get_target("linear" if name == "identity" else name)
     if all(hasattr(target, key) for key in ("mean", "a1", "second")):
         return (getattr(target, "name", "target"), float(target.mean), float(target.a1),
                 float(target.second))
@@ -244,10 +256,6 @@ def _target_moments(target):
 
     if isinstance(target, str):
         name = target.lower()
-        if name in ("linear", "identity"):
-            return "linear", 0.0, 1.0, 1.0
-        if name in ("he2", "quadratic"):
-            return "he2", 0.0, 0.0, 2.0
         if name not in activation_names():
             raise ValueError(f"target must be 'linear', 'he2', a registered activation name "
                              f"{activation_names()} or a callable, got {target!r}")
