@@ -83,7 +83,7 @@ def reference(params: dict, seed, models) -> dict:
     from rmt_icl.simulate.normalisation import t_analytic
     from rmt_icl.simulate.random_transformer import _test_set, _train_prompts, parse_rt_params
     from rmt_icl.simulate.rt_features import NoiseField, sample_first_layer
-    from rmt_icl.simulate.seeding import stream
+    from rmt_icl.core.seeding import stream
 
     path, sizes, opts = parse_rt_params(params)
     d, n, k, D, Q = sizes.d, sizes.n, sizes.k, sizes.D, opts["test_queries"]
@@ -136,7 +136,7 @@ def reference(params: dict, seed, models) -> dict:
 def worker(variant: str, d: int, repeat: int = 3) -> dict:
     import rmt_icl.simulate.random_transformer as rtmod
     from rmt_icl.simulate.random_transformer import simulate_models
-    from rmt_icl.simulate.seeding import run_seed
+    from rmt_icl.core.seeding import run_seed
 
     rtmod.PHASE_TIMER = TIMER
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from unittest import mock
 
-from rmt_icl.simulate.seeding import run_seed
+from rmt_icl.core.seeding import run_seed
 from rmt_icl.sweep import load_spec, sweep
 from rmt_icl.sweep.toy import toy_point
 

@@ -1,10 +1,10 @@
 """Issue 6's acceptance grid: the RT deterministic equivalent vs the simulated RT, gap vs d.
 
-Runs :data:`rmt_icl.rt_theory_validation.ACCEPTANCE_GRID` (activations relu, tanh, erf,
+Runs :data:`rmt_icl.experiments.rt_theory.ACCEPTANCE_GRID` (activations relu, tanh, erf,
 identity; targets linear, relu; alpha in {0.5, 1, 2, 4}; tau in {0.5, 2}; psi = k/n in
 {0.5, 2}, both sides of the peak at psi = 1; lambda_bar in {1e-4, 1e-2}; kappa = inf, rho = 0.1)
 through the sweep engine, one resumable store per (d, sub-grid) under ``--root``, and reports
-the gaps with the finite-size allowance measured off-sample (:func:`rmt_icl.rt_theory_validation
+the gaps with the finite-size allowance measured off-sample (:func:`rmt_icl.experiments.rt_theory
 .judge`).
 
 Usage::
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rmt_icl.rt_theory_validation import (
+from rmt_icl.experiments.rt_theory import (
     ACCEPTANCE_GRID,
     grid_spec,
     judge,

@@ -30,7 +30,7 @@ import numpy as np
 from rmt_icl.simulate.data import sample_prompts, sample_tasks
 from rmt_icl.simulate.normalisation import t_analytic
 from rmt_icl.simulate.paths import ScalingPath
-from rmt_icl.simulate.seeding import run_seed, stream
+from rmt_icl.core.seeding import run_seed, stream
 from rmt_icl.theory.linear_attention import linear_attention_icl_error, linear_attention_test_error
 from rmt_icl.theory.random_transformer import random_transformer_icl_error
 

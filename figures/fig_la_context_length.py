@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 
 NAME = "fig_la_context_length"
 STORE = "la_context_length"
@@ -63,7 +63,8 @@ def realised(tau, kappa, d):
 def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None,
             results_dir=None, backend: str = "processes") -> dict:
     """Simulate the markers through the sweep store and evaluate the theory curves."""
-    from rmt_icl.simulate.validation import max_gap_se, relative_gap, sizes_text, sweep_summary
+    from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
+    from rmt_icl.reporting.studies import sweep_summary
     from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
     cfg = dict(QUICK if quick else FULL)
@@ -102,7 +103,7 @@ def draw(results: dict):
     """Three panels, one per (quantity, tau, rho), error vs alpha on log-log axes."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
     apply_style()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 
 NAME = "fig_la_convergence"
 STORE = "la_convergence"
@@ -53,7 +53,9 @@ def compute(quick: bool = True, *, ds=None, runs=None, results_dir=None,
     """Simulate each point at each d (sweep stores); relative gaps and their 1/d fits."""
     import pandas as pd
 
-    from rmt_icl.simulate.validation import max_gap_se, sweep_summary
+    from rmt_icl.experiments.la_validation import max_gap_se
+
+    from rmt_icl.reporting.studies import sweep_summary
 
     cfg = dict(QUICK if quick else FULL)
     if ds is not None:
@@ -95,7 +97,7 @@ def draw(results: dict):
     """Relative gap vs 1/d with error bars and the fitted c/d lines."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
     apply_style()
     fig, ax = plt.subplots(figsize=(7, 4.6), constrained_layout=True)

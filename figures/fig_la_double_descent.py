@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 
 NAME = "fig_la_double_descent"
 STORE = "la_double_descent"
@@ -61,7 +61,8 @@ def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None
     Returns a dict with ``"ab"`` and ``"c"`` summary tables (one row per simulated point),
     theory curves, ``"comparison"``, ``"max_gap_se"``, ``"max_rel_gap"``, ``"sizes"``.
     """
-    from rmt_icl.simulate.validation import max_gap_se, relative_gap, sizes_text, sweep_summary
+    from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
+    from rmt_icl.reporting.studies import sweep_summary
     from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
     cfg = dict(QUICK if quick else FULL)
@@ -106,7 +107,7 @@ def draw(results: dict):
     several ridges (C)."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
     apply_style()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
 PANELS = (
@@ -113,7 +113,7 @@ def draw(results: dict):
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    from rmt_icl.plotting.style import apply_style
+    from rmt_icl.reporting.style import apply_style
 
     apply_style()
     kappa, rho, alpha = results["kappa"], results["rho"], results["alpha"]

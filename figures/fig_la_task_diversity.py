@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 
 NAME = "fig_la_task_diversity"
 STORE = "la_task_diversity"
@@ -48,7 +48,8 @@ def _alphas():
 def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None,
             results_dir=None, backend: str = "processes") -> dict:
     """Simulate g_task at each (alpha, kappa) through the sweep store; theory curves."""
-    from rmt_icl.simulate.validation import max_gap_se, sizes_text, sweep_summary
+    from rmt_icl.experiments.la_validation import max_gap_se, sizes_text
+    from rmt_icl.reporting.studies import sweep_summary
     from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
     cfg = dict(QUICK if quick else FULL)
@@ -79,7 +80,7 @@ def draw(results: dict):
     """Two panels of g_task vs kappa (log x), theory lines over simulation markers."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
     apply_style()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True, sharey=True)

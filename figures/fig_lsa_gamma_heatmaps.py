@@ -32,7 +32,7 @@ import numpy as np
 
 from rmt_icl.lsa.data import PromptDistribution, parse_cov
 from rmt_icl.lsa.train import evaluate_lsa, train_lsa
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 
 SIGX = np.array([[2, 0.5, 0], [0.5, 1, 0.3], [0, 0.3, 0.5]])
 SETTINGS = (
@@ -79,7 +79,7 @@ def draw(results: dict):
     """Heatmaps: Gamma_eff (top), Gamma* (middle), difference (bottom), one column per setting."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import apply_style
+    from rmt_icl.reporting.style import apply_style
 
     apply_style()
     fig, axes = plt.subplots(3, len(SETTINGS), figsize=(4.2 * len(SETTINGS), 10.5),

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 from rmt_icl.theory import (
     bayes_ridge_risk,
     bayes_ridge_risk_mp,
@@ -87,7 +87,7 @@ def compute(quick: bool = True, seed: int = 0) -> dict:
 def draw(results: dict):
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
     apply_style()
     fig, ax = plt.subplots(figsize=(7.5, 5))

@@ -29,7 +29,7 @@ import numpy as np
 
 from rmt_icl.lsa.data import PromptDistribution
 from rmt_icl.lsa.train import evaluate_lsa, train_lsa
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 from rmt_icl.theory import one_step_gd_optimum, optimal_lsa
 
 D, SIGMA = 20, 0.5
@@ -76,7 +76,7 @@ def compute(quick: bool = True, seed: int = 0) -> dict:
 def draw(results: dict):
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
     apply_style()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)

@@ -29,7 +29,7 @@ import math
 import sys
 import time
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 
 NAME = "fig_rt_context_length"
 STORE = "rt_context_length"
@@ -43,7 +43,7 @@ FULL = dict(d=48, runs=5, n_test=None)
 
 
 def points(cfg) -> list[dict]:
-    from rmt_icl.equivalence import figure_point
+    from rmt_icl.experiments.equivalence import figure_point
 
     out = []
     for act, p in ACTIVATIONS.items():
@@ -54,7 +54,8 @@ def points(cfg) -> list[dict]:
 
 def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
     """Simulate every (activation, alpha) point through the sweep store; summarise."""
-    from rmt_icl.equivalence import figure_sizes, max_paired_gap_se, paired_summary
+    from rmt_icl.experiments.equivalence import figure_sizes, max_paired_gap_se
+    from rmt_icl.reporting.studies import paired_summary
 
     cfg = dict(QUICK if quick else FULL)
     t0 = time.perf_counter()
@@ -73,7 +74,7 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
 def draw(results: dict):
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
     apply_style()
     tab = results["table"]

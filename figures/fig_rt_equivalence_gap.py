@@ -3,7 +3,7 @@
 After Demir & Dogan (arXiv:2509.15152): the RT's ICL error should approach that of its
 degree-p Hermite model as d, ell = alpha d, n = tau d^2, k = psi n grow together, for p at
 least some finite p0 (reference ``random_transformer_theory.md`` section 5). Study and criterion:
-:mod:`rmt_icl.equivalence` and ``docs/equivalence.md``.
+:mod:`rmt_icl.experiments.equivalence` and ``docs/equivalence.md``.
 
 Left: paired gaps (mean of the per-run differences e_Herm(p) - e_RT on shared prompts, F and
 noise; bars: their SE over runs), filled markers where the gap is resolved (> 2 SE), open where
@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 
 NAME = "fig_rt_equivalence_gap"
 ACTIVATION, TARGET = "relu", "tanh"
@@ -43,7 +43,9 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
     """Run (or resume) the study and return it with the gallery's summary keys."""
     import math
 
-    from rmt_icl.equivalence import FULL_DS, run_study
+    from rmt_icl.experiments.equivalence import FULL_DS
+
+    from rmt_icl.reporting.studies import run_study
 
     cfg = dict(QUICK if quick else FULL)
     t0 = time.perf_counter()
@@ -63,8 +65,8 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
 
 
 def draw(results: dict):
-    from rmt_icl.plotting.equivalence import draw_gaps
-    from rmt_icl.plotting.style import apply_style
+    from rmt_icl.reporting.equivalence_plot import draw_gaps
+    from rmt_icl.reporting.style import apply_style
 
     apply_style()
     fig = draw_gaps(results["study"])

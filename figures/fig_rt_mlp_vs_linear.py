@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 
 NAME = "fig_rt_mlp_vs_linear"
 STORE = "rt_mlp_vs_linear"
@@ -50,7 +50,7 @@ FULL = dict(d=32, runs=4, n_test=None)
 
 
 def points(cfg) -> list[dict]:
-    from rmt_icl.equivalence import figure_point
+    from rmt_icl.experiments.equivalence import figure_point
 
     out = []
     for act, p in ACTIVATIONS.items():
@@ -64,7 +64,8 @@ def points(cfg) -> list[dict]:
 
 def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
     """Simulate every (activation, target, alpha) cell through the sweep store; summarise."""
-    from rmt_icl.equivalence import figure_sizes, max_paired_gap_se, paired_summary
+    from rmt_icl.experiments.equivalence import figure_sizes, max_paired_gap_se
+    from rmt_icl.reporting.studies import paired_summary
 
     cfg = dict(QUICK if quick else FULL)
     t0 = time.perf_counter()
@@ -91,7 +92,7 @@ def draw(results: dict):
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
 
-    from rmt_icl.plotting.style import apply_style
+    from rmt_icl.reporting.style import apply_style
 
     apply_style()
     tab = results["table"]

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from rmt_icl.plotting.figure_cli import figure_main
+from rmt_icl.reporting.figure_cli import figure_main
 
 NAME = "fig_rt_theory"
 STORE = "rt_theory"
@@ -43,14 +43,14 @@ FULL = dict(d=48, runs=4, n_test=16384)
 
 def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
     """Simulate the RT at every (target, tau, psi) through the sweep store; theory curves."""
-    from rmt_icl.rt_theory_validation import figure_summary
+    from rmt_icl.reporting.studies import rt_theory_summary
     from rmt_icl.theory import random_transformer_icl_error
 
     cfg = dict(QUICK if quick else FULL)
     t0 = time.perf_counter()
     grid = {"activation": ACTIVATIONS, "target": TARGETS, "tau": TAUS, "width_ratio": PSIS,
             **FIXED}
-    tab = figure_summary(STORE, cfg["d"], cfg["runs"], grid, quick=quick,
+    tab = rt_theory_summary(STORE, cfg["d"], cfg["runs"], grid, quick=quick,
                          results_dir=results_dir, backend=backend, n_test=cfg["n_test"])
     psi = np.logspace(np.log10(0.2), np.log10(5.0), 161)
     curves = {}
@@ -73,7 +73,7 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
 def draw(results: dict):
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
     apply_style()
     tab = results["table"]

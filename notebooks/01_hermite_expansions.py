@@ -51,7 +51,7 @@ from rmt_icl import (
     hermite_series,
 )
 from rmt_icl.hermite import activation_names
-from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
 apply_style()
 T0 = time.perf_counter()

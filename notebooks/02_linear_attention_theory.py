@@ -52,8 +52,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
-from rmt_icl.simulate.runner import simulate
+from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
+from rmt_icl.experiments.runner import simulate
 from rmt_icl.sweep import summarise, sweep
 from rmt_icl.theory import (
     linear_attention_auxiliaries,
@@ -250,7 +250,7 @@ assert s_k["gap_mean"].iloc[0] > s_k["gap_mean"].iloc[-1] + 3 * s_k["gap_se"].il
 # ## 5. Simulation against theory, with error bars and finite-size extrapolation
 #
 # At one generic point, $(\tau, \alpha, \kappa, \rho, \lambda) = (3, 2, 2, 0.1, 0.1)$, we
-# simulate at $d = 8, 16, 32$ (`rmt_icl.simulate.runner.simulate("linear-attention", ...)`,
+# simulate at $d = 8, 16, 32$ (`rmt_icl.experiments.runner.simulate("linear-attention", ...)`,
 # independent runs, exact test errors of each fitted $\Gamma$). The simulated mean is
 # $e(d) = e_\infty + b/d + O(1/d^2)$; a weighted least-squares fit of $e_\infty + b/d$ over the
 # three sizes extrapolates to $d = \infty$ with a standard error propagated from the runs.

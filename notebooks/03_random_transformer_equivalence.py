@@ -54,8 +54,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rmt_icl.equivalence import paired_summary, run_study
-from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+from rmt_icl.reporting.studies import paired_summary, run_study
+from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 from rmt_icl.simulate.random_transformer import simulate_models
 from rmt_icl.theory import linear_attention_icl_error, random_transformer_icl_error
 
@@ -86,7 +86,7 @@ assert abs(res_q["hermite:1"]["icl_minus_rt"]) > 3 * res_q["hermite:1"]["icl_min
 # %% [markdown]
 # ## 2. Along a scaling path: $e_{\rm Herm}(p) - e_{\rm RT}$ against $d$
 #
-# `rmt_icl.equivalence.run_study` runs the point function `rt-equivalence` (RT, Hermite
+# `rmt_icl.experiments.equivalence.run_study` runs the point function `rt-equivalence` (RT, Hermite
 # $p = 1..4$, LT) through the sweep engine, one resumable store per $d$ (here in a temp dir),
 # and tabulates per $d$ the errors (mean ± SE over runs) and the paired gaps
 # $\Delta_p(d) = e_{\rm Herm}(p) - e_{\rm RT}$ with the SE of the per-run differences. Path

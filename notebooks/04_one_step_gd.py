@@ -55,7 +55,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rmt_icl.lsa import PromptDistribution, evaluate_lsa, parse_cov, train_lsa
-from rmt_icl.plotting.style import MARKERS, PALETTE, apply_style
+from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 from rmt_icl.theory import (
     bayes_ridge_risk,
     least_squares_risk,

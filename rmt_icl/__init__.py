@@ -19,9 +19,9 @@ compilation.
 
 from __future__ import annotations
 
-from rmt_icl._lazy import lazy_exports
+from rmt_icl.core.lazy import forbid_renamed, lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> module that defines it (imported on first access)
 _EXPORTS = {
@@ -33,15 +33,36 @@ _EXPORTS = {
     "hermite_series": "rmt_icl.hermite",
     "get_activation": "rmt_icl.hermite",
     "ScalingPath": "rmt_icl.simulate",
-    "reproduce": "rmt_icl.gallery",
-    "RmtIclError": "rmt_icl.errors",
-    "ConvergenceError": "rmt_icl.errors",
+    "reproduce": "rmt_icl.reporting.gallery",
+    "run_sweep": "rmt_icl.sweep.run",
+    "RmtIclError": "rmt_icl.core.errors",
+    "ConvergenceError": "rmt_icl.core.errors",
 }
-_SUBMODULES = ("hermite", "theory", "simulate", "sweep", "plotting", "lsa", "errors", "cli",
-               "gallery")
+_SUBMODULES = ("core", "hermite", "theory", "simulate", "lsa", "experiments", "sweep",
+               "reporting", "cli")
 
-# `rmt_icl.sweep` is the sweep package, callable as the sweep function itself
-__all__ = sorted(_EXPORTS) + ["sweep", "__version__"]
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+#: modules moved by the layered layout of 0.2.0: old name -> new name
+RENAMED_MODULES = {
+    "rmt_icl.errors": "rmt_icl.core.errors",
+    "rmt_icl._checks": "rmt_icl.core.checks",
+    "rmt_icl._lazy": "rmt_icl.core.lazy",
+    "rmt_icl.simulate.seeding": "rmt_icl.core.seeding",
+    "rmt_icl.simulate.targets": "rmt_icl.core.targets",
+    "rmt_icl.sweep.registry": "rmt_icl.core.registry",
+    "rmt_icl.sweep.toy": "a model module of your own, loaded with the spec key 'plugins'",
+    "rmt_icl.simulate.runner": "rmt_icl.experiments.runner",
+    "rmt_icl.simulate.validation": "rmt_icl.experiments.la_validation",
+    "rmt_icl.equivalence": "rmt_icl.experiments.equivalence",
+    "rmt_icl.rt_theory_validation": "rmt_icl.experiments.rt_theory",
+    "rmt_icl.plotting": "rmt_icl.reporting",
+    "rmt_icl.plotting.style": "rmt_icl.reporting.style",
+    "rmt_icl.plotting.figure_cli": "rmt_icl.reporting.figure_cli",
+    "rmt_icl.plotting.equivalence": "rmt_icl.reporting.equivalence_plot",
+    "rmt_icl.gallery": "rmt_icl.reporting.gallery",
+}
+forbid_renamed(RENAMED_MODULES)
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

@@ -12,17 +12,16 @@ import math
 import numpy as np
 import pytest
 
-from rmt_icl.equivalence import (
+from rmt_icl.experiments.equivalence import (
     equivalence_point,
     find_p0,
     gap_table,
     loglog_fit,
     paired_point,
-    paired_summary,
     resolve_threshold,
-    run_study,
     shrink_verdict,
 )
+from rmt_icl.reporting.studies import paired_summary, run_study
 
 TINY = {"n_test": 400}
 

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from rmt_icl.cli import main
-from rmt_icl.gallery import default_figures_dir, discover, reproduce
+from rmt_icl.reporting.gallery import default_figures_dir, discover, reproduce
 
 GOOD = textwrap.dedent('''
     def compute(quick=True):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rmt_icl.cli import main as cli_main
-from rmt_icl.errors import TrainingDivergedError
+from rmt_icl.core.errors import TrainingDivergedError
 from rmt_icl.lsa.data import PromptDistribution, parse_cov
 from rmt_icl.lsa.train import evaluate_lsa, train_lsa
 from rmt_icl.theory import one_step_gd_optimum, optimal_lsa

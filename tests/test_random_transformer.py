@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from rmt_icl.errors import MemoryBudgetError
+from rmt_icl.core.errors import MemoryBudgetError
 from rmt_icl.simulate.data import sample_prompts
 from rmt_icl.simulate.normalisation import ridge_la_from_bar, t_analytic, t_estimate
 from rmt_icl.simulate.random_transformer import (
@@ -27,7 +27,7 @@ from rmt_icl.simulate.rt_features import (
     sfrk_update,
     shared_context_preactivations,
 )
-from rmt_icl.simulate.seeding import run_seed, stream
+from rmt_icl.core.seeding import run_seed, stream
 
 BASE = dict(d=10, alpha=2.0, tau=2.0, width_ratio=0.5, ridge=0.2, activation="relu",
             target="tanh", rho=1e-4, n_test=800)

@@ -8,8 +8,8 @@ import pytest
 from rmt_icl.simulate.data import sample_prompts, sample_tasks
 from rmt_icl.simulate.paths import ScalingPath
 from rmt_icl.simulate.ridge import EigenRidge, solve_spd
-from rmt_icl.simulate.seeding import run_seed, stream
-from rmt_icl.simulate.targets import get_target
+from rmt_icl.core.seeding import run_seed, stream
+from rmt_icl.core.targets import get_target
 
 
 def test_sizes_rounding_and_equal_task_reuse():

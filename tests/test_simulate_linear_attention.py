@@ -23,8 +23,8 @@ from rmt_icl.simulate.linear_attention import (
     sampled_test_error,
     simulate_point,
 )
-from rmt_icl.simulate.runner import mean_se, simulate
-from rmt_icl.simulate.seeding import run_seed
+from rmt_icl.experiments.runner import mean_se, simulate
+from rmt_icl.core.seeding import run_seed
 
 
 def _prompts(seed, m, d, ell=None, rho=0.1, pool=None):
@@ -274,7 +274,7 @@ def test_cli_simulate_json(capsys):
 #
 # Finite-size allowance. Simulations sit above the d -> inf theory by an O(1/d) bias
 # (reference section 8). We model it as  |bias| <= c * e_theory / d  and measured c per point
-# with `rmt_icl.simulate.runner.simulate(..., seed=1)` at d = 20, 30, 40 (24, 16, 12 runs):
+# with `rmt_icl.experiments.runner.simulate(..., seed=1)` at d = 20, 30, 40 (24, 16, 12 runs):
 #
 #   point (tau, alpha, kappa, rho, lambda)   (relative ICL gap) * d      (relative IDG gap) * d
 #   A (4, 5, 0.8, 0.25, 1.0)                 0.28, 0.52, 0.43            0.29, 0.15, -0.04
@@ -338,7 +338,8 @@ def test_gap_shrinks_with_d(name):
 
 
 def test_validation_sweep_summary_and_gap_metrics(tmp_path):
-    from rmt_icl.simulate.validation import gap_in_se, max_gap_se, sweep_summary
+    from rmt_icl.experiments.la_validation import gap_in_se, max_gap_se
+    from rmt_icl.reporting.studies import sweep_summary
 
     pts = [dict(d=8, alpha=2.0, tau=t, kappa=k, rho=0.1, ridge=0.5)
            for t in (2.0, 0.5) for k in (math.inf, 1.0)]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rmt_icl
-from rmt_icl.simulate.seeding import run_seed
+from rmt_icl.core.seeding import run_seed
 from rmt_icl.sweep import load, load_spec, register_model, registry, sweep
 from rmt_icl.sweep.toy import toy_point
 

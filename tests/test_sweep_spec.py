@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rmt_icl.simulate.seeding import run_seed
+from rmt_icl.core.seeding import run_seed
 from rmt_icl.sweep.spec import canonical_json, load_spec, seed_key
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rmt_icl.errors import StoreError
+from rmt_icl.core.errors import StoreError
 from rmt_icl.sweep import Store, load, load_spec, summarise, sweep
 
 SPEC = {"model": "toy", "seed": 7, "runs": 3, "params": {"d": 50},

@@ -16,7 +16,8 @@ import pytest
 from scipy.optimize import brentq
 
 from rmt_icl import theory
-from rmt_icl.errors import ConvergenceError
+from rmt_icl.core.errors import ConvergenceError
+from rmt_icl.simulate.test_error import linear_attention_test_error
 from rmt_icl.theory import linear_attention as la
 from rmt_icl.theory._marchenko_pastur import mp_all, mp_resolvent, mp_resolvent_derivative
 
@@ -68,7 +69,6 @@ def test_public_exports():
     for name in (
         "linear_attention_icl_error",
         "linear_attention_idg_error",
-        "linear_attention_test_error",
         "linear_attention_fixed_point",
         "linear_attention_auxiliaries",
     ):
@@ -499,13 +499,13 @@ def _random_gamma(d, rng):
 
 def test_test_error_simple_cases():
     d, alpha, rho = 7, 2.0, 0.3
-    assert la.linear_attention_test_error(np.zeros((d, d + 1)), alpha, rho) == pytest.approx(1.3)
+    assert linear_attention_test_error(np.zeros((d, d + 1)), alpha, rho) == pytest.approx(1.3)
     # Gamma = [c I | 0]: e = 1 + rho - 2c + c^2 [(1+rho) d/ell + 1 + 1/ell]
     ell = alpha * d
     for c in (0.2, 0.7):
         Gam = np.concatenate([c * np.eye(d), np.zeros((d, 1))], axis=1)
         expected = 1 + rho - 2 * c + c**2 * ((1 + rho) * d / ell + 1 + 1 / ell)
-        assert la.linear_attention_test_error(Gam, alpha, rho) == pytest.approx(expected, 1e-14)
+        assert linear_attention_test_error(Gam, alpha, rho) == pytest.approx(expected, 1e-14)
     # the optimal such c tends to the one-step optimum rho + q*/(1+q*) as d -> infinity
     d = 4000
     q = (1 + rho) / alpha
@@ -520,19 +520,19 @@ def test_test_error_stack_and_ell_argument():
     stack = np.stack([_random_gamma(d, rng) for _ in range(4)])
     W = _normalised(rng.standard_normal((3, d)))
     mu, R = W.mean(0), W.T @ W / 3
-    batch = la.linear_attention_test_error(stack, 1.5, 0.2, mu, R)
-    single = [la.linear_attention_test_error(G, 1.5, 0.2, mu, R) for G in stack]
+    batch = linear_attention_test_error(stack, 1.5, 0.2, mu, R)
+    single = [linear_attention_test_error(G, 1.5, 0.2, mu, R) for G in stack]
     np.testing.assert_allclose(batch, single, rtol=1e-14)
     # ell alone equals alpha = ell/d; inconsistent alpha and ell is rejected
-    assert la.linear_attention_test_error(stack[0], None, 0.2, ell=9) == pytest.approx(
-        la.linear_attention_test_error(stack[0], 1.5, 0.2), rel=1e-14
+    assert linear_attention_test_error(stack[0], None, 0.2, ell=9) == pytest.approx(
+        linear_attention_test_error(stack[0], 1.5, 0.2), rel=1e-14
     )
     with pytest.raises(ValueError, match="ell"):
-        la.linear_attention_test_error(stack[0], 1.0, 0.2, ell=9)
+        linear_attention_test_error(stack[0], 1.0, 0.2, ell=9)
     with pytest.raises(ValueError, match="Gamma"):
-        la.linear_attention_test_error(np.zeros((3, 3)), 1.0, 0.2)
+        linear_attention_test_error(np.zeros((3, 3)), 1.0, 0.2)
     with pytest.raises(ValueError, match="rho"):
-        la.linear_attention_test_error(stack[0], 1.0, -0.2)
+        linear_attention_test_error(stack[0], 1.0, -0.2)
 
 
 @pytest.mark.parametrize(
@@ -556,13 +556,13 @@ def test_test_error_vs_direct_monte_carlo(d, ell, rho, mode):
         def sample_task(m, rng):
             return pool[rng.integers(0, 3, m)]
 
-    exact = la.linear_attention_test_error(Gamma, None, rho, mu, R, ell=ell)
+    exact = linear_attention_test_error(Gamma, None, rho, mu, R, ell=ell)
     mc, se = _mc_test_error(Gamma, ell, rho, sample_task, 400_000, rng_mc)
     assert abs(mc - exact) < 4 * se, (mc, exact, se)
     if d == 5:
         # power: dropping the finite-ell corrections 1/ell, 2/ell is detected
         G = Gamma[:, :d]
-        inf_ell = la.linear_attention_test_error(Gamma, None, rho, mu, R, ell=1e12)
+        inf_ell = linear_attention_test_error(Gamma, None, rho, mu, R, ell=1e12)
         inf_ell += (1 + rho) / ell * np.sum(G * G)  # restore the (d/ell)||G||^2 term
         assert abs(mc - inf_ell) > 8 * se, (mc, inf_ell, se)
 
@@ -576,10 +576,10 @@ def test_gaussian_task_correction_vs_monte_carlo():
     mc, se = _mc_test_error(
         Gamma, ell, rho, lambda m, r: r.standard_normal((m, d)), 400_000, rng_mc
     )
-    corrected = la.linear_attention_test_error(
+    corrected = linear_attention_test_error(
         Gamma, None, rho, ell=ell, gaussian_task_correction=True
     )
-    plain = la.linear_attention_test_error(Gamma, None, rho, ell=ell)
+    plain = linear_attention_test_error(Gamma, None, rho, ell=ell)
     assert abs(mc - corrected) < 4 * se, (mc, corrected, se)
     assert abs(mc - plain) > 8 * se, (mc, plain, se)
 

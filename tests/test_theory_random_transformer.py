@@ -27,17 +27,17 @@ import pytest
 from scipy.optimize import brentq
 
 from rmt_icl import theory
-from rmt_icl.errors import ConvergenceError
+from rmt_icl.core.errors import ConvergenceError
 from rmt_icl.simulate.data import sample_prompts, sample_tasks
 from rmt_icl.simulate.normalisation import t_analytic
 from rmt_icl.simulate.paths import ScalingPath
-from rmt_icl.simulate.seeding import run_seed, stream
+from rmt_icl.core.seeding import run_seed, stream
 from rmt_icl.theory import random_transformer as rtm
 from rmt_icl.theory.linear_attention import (
     linear_attention_fixed_point,
     linear_attention_icl_error,
-    linear_attention_test_error,
 )
+from rmt_icl.simulate.test_error import linear_attention_test_error
 
 rt = rtm.random_transformer_icl_error
 aux_rt = rtm.random_transformer_auxiliaries

@@ -27,7 +27,7 @@ import math
 import numpy as np
 import pytest
 
-from rmt_icl.simulate.targets import get_target
+from rmt_icl.core.targets import get_target
 from rmt_icl.theory import random_transformer as rtm
 from rmt_icl.theory.linear_attention import linear_attention_icl_error
 
@@ -127,7 +127,7 @@ def test_linear_attention_nonlinear_target_monte_carlo(kappa):
     0.0016 +- 0.0035 for kappa = 2, i.e. gap * d <= 0.16. Allowance 0.5/d.
     """
     from rmt_icl.simulate.linear_attention import simulate_point
-    from rmt_icl.simulate.seeding import run_seed
+    from rmt_icl.core.seeding import run_seed
 
     d, runs, alpha, tau, rho, lam = 32, 6, 2.0, 2.0, 0.1, 0.1
     _, a1, q = _moments("tanh", rho)
@@ -152,7 +152,7 @@ def test_rt_relu_target_intercept_monte_carlo():
     3 SE + 2/d.
     """
     from rmt_icl.simulate.random_transformer import simulate_models
-    from rmt_icl.simulate.seeding import run_seed
+    from rmt_icl.core.seeding import run_seed
 
     d, runs = 24, 4
     p = dict(d=d, alpha=2.0, tau=2.0, width_ratio=0.5, kappa="inf", rho=0.1, ridge=0.1,
@@ -184,7 +184,7 @@ def test_rt_equivalent_gap_shrinks_like_one_over_d(tmp_path):
     |gap(48)| <= 3 SE(48) + (24/48)|gap(24)| in every cell (SE pooled over the two targets),
     and the median |gap| halves at least roughly. The full grid: benchmarks/
     rt_de_grid_validation.py (docs, section 6.4)."""
-    from rmt_icl.rt_theory_validation import grid_spec, judge_shrink, summarise
+    from rmt_icl.experiments.rt_theory import grid_spec, judge_shrink, summarise
     from rmt_icl.sweep import sweep
 
     grid = {"alpha": (2.0,), "tau": (0.5,), "width_ratio": (2.0,), "ridge": (1e-2,)}

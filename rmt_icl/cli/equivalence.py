@@ -6,7 +6,7 @@ Examples
 psi = 0.5, kappa = inf, rho = 1e-4, lambda_bar = 0.2; d = 16, 24, 32, 48, 64) prints, per d,
 ``e_RT``, ``e_Herm(p)`` (p = 1..6) and ``e_linear`` with SEs, the paired gaps
 ``Delta_p = e_Herm(p) - e_RT`` with their SEs, the per-degree verdict and ``p0``, and writes the
-gap-vs-d log-log figure. See :mod:`rmt_icl.equivalence` for the criterion.
+gap-vs-d log-log figure. See :mod:`rmt_icl.experiments.equivalence` for the criterion.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="Run (or resume) the equivalence study: along ell = alpha d, n = tau d^2, "
         "k = psi n at fixed lambda_bar, the paired gap |e_RT - e_Herm(p)| for p = 1..6 per d, "
         "its standard error over runs, and the smallest p0 with a shrinking gap for all "
-        "p >= p0 (criterion in rmt_icl.equivalence).",
+        "p >= p0 (criterion in rmt_icl.experiments.equivalence).",
     )
     p.add_argument("--activation", default="relu", help="MLP activation (default relu)")
     p.add_argument("--target", default="tanh", help="target g: linear, relu, tanh, he2")
@@ -68,7 +68,8 @@ def _fmt_delta(m, s) -> str:
 
 
 def run(args) -> int:
-    from rmt_icl.equivalence import DEFAULT_DS, FULL_DS, run_study
+    from rmt_icl.experiments.equivalence import DEFAULT_DS, FULL_DS
+    from rmt_icl.reporting.studies import run_study
 
     ds = args.d or (FULL_DS if args.full else DEFAULT_DS)
     path = {"alpha": args.alpha, "tau": args.tau, "width_ratio": args.width_ratio,
@@ -85,8 +86,8 @@ def run(args) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from rmt_icl.plotting.equivalence import draw_gaps
-        from rmt_icl.plotting.style import apply_style, save_figure
+        from rmt_icl.reporting.equivalence_plot import draw_gaps
+        from rmt_icl.reporting.style import apply_style, save_figure
 
         apply_style()
         fig = draw_gaps(res)

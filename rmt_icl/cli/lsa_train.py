@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmt_icl._checks import check_nonnegative
+from rmt_icl.core.checks import check_nonnegative
 from rmt_icl.cli._common import print_json, print_table
 
 

@@ -28,7 +28,7 @@ def register(subparsers):
 
 
 def _run(args) -> int:
-    from rmt_icl.gallery import discover, reproduce
+    from rmt_icl.reporting.gallery import discover, reproduce
 
     if args.list:
         for name, path in discover(args.figures_dir).items():

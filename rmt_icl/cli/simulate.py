@@ -7,7 +7,7 @@ Examples
 
 The JSON object holds the per-run ICL and IDG errors, their means and standard errors, the
 theory values at the realised ratios, the sizes used and the mean wall time of each phase
-(:func:`rmt_icl.simulate.runner.simulate`).
+(:func:`rmt_icl.experiments.runner.simulate`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def build_params(args) -> dict:
 
 def run(args) -> int:
     """Execute ``rmt-icl simulate``."""
-    from rmt_icl.simulate.runner import simulate
+    from rmt_icl.experiments.runner import simulate
 
     res = simulate(args.model, build_params(args), runs=args.runs, seed=args.seed)
     if args.json:

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from rmt_icl.cli._common import print_json, print_table
-from rmt_icl.errors import StoreError
+from rmt_icl.core.errors import StoreError
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from rmt_icl._checks import check_int
+from rmt_icl.core.checks import check_int
 from rmt_icl.hermite.kernels import MAX_DEGREE
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rmt_icl._checks import as_float_array
+from rmt_icl.core.checks import as_float_array
 from rmt_icl.hermite._validate import check_degree, check_variance
 from rmt_icl.hermite.activations import Activation, get_activation
 from rmt_icl.hermite.kernels import MAX_DEGREE, hermite_series, mehler_series
@@ -242,7 +242,7 @@ def hermite_expansion(
     ValueError
         Bad activation/degree/variance/method/tol/precision, an activation returning NaN/inf on
         the quadrature nodes, or one growing too fast for ``E σ²`` to exist.
-    rmt_icl.errors.ConvergenceError
+    rmt_icl.core.errors.ConvergenceError
         The adaptive quadrature did not reach ``tol``.
 
     Examples

@@ -40,7 +40,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rmt_icl.errors import ConvergenceError
+from rmt_icl.core.errors import ConvergenceError
 from rmt_icl.hermite.activations import Activation
 from rmt_icl.hermite.kernels import panel_residual, panel_sums
 
@@ -57,7 +57,7 @@ _EPS = float(np.finfo(float).eps)
 
 class QuadratureError(ConvergenceError, ValueError):
     """The adaptive quadrature did not converge: σ is singular, not square-integrable, or too
-    rough for the requested ``tol``. Both a :class:`~rmt_icl.errors.ConvergenceError` (with
+    rough for the requested ``tol``. Both a :class:`~rmt_icl.core.errors.ConvergenceError` (with
     ``residual`` = the estimated error) and a ``ValueError`` (bad activation)."""
 
 

@@ -17,7 +17,7 @@ Predictor convention: y_hat = h^T Gamma x_q with h = X^T y / n (see
 
 from __future__ import annotations
 
-from rmt_icl._lazy import lazy_exports
+from rmt_icl.core.lazy import lazy_exports
 
 _EXPORTS = {
     "make_tokens": "rmt_icl.lsa.model",

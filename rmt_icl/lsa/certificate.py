@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmt_icl._checks import check_int
+from rmt_icl.core.checks import check_int
 from rmt_icl.lsa.data import PromptDistribution
 from rmt_icl.lsa.model import gram
-from rmt_icl.simulate.seeding import run_seed, stream
+from rmt_icl.core.seeding import run_seed, stream
 
 __all__ = ["RelaxationCertificate", "relaxation_features", "relaxation_certificate"]
 

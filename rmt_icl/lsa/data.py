@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmt_icl._checks import check_int, check_nonnegative
+from rmt_icl.core.checks import check_int, check_nonnegative
 from rmt_icl.theory._targets import LinearTarget, Target, get_target
 from rmt_icl.theory.one_step_gd import _resolve_covs, one_step_gd_nonlinear, optimal_lsa
 

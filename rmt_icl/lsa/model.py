@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmt_icl._checks import as_float_array, check_nonnegative
+from rmt_icl.core.checks import as_float_array, check_nonnegative
 
 __all__ = ["make_tokens", "gram", "query_token", "MergedLSA", "MahankaliLSA"]
 

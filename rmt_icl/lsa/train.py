@@ -5,11 +5,11 @@ computes the batch-mean squared error of the LSA prediction against the noisy y_
 gradient (:mod:`rmt_icl.lsa.model`), and updates the weights. The learning rate is constant and
 multiplied by ``decay_factor`` for the last ``decay_last`` fraction of the steps.
 
-Randomness: ``run_seed(seed, run)`` from :mod:`rmt_icl.simulate.seeding`, with the roles
+Randomness: ``run_seed(seed, run)`` from :mod:`rmt_icl.core.seeding`, with the roles
 ``"init"`` (weights), ``"batches"`` (training prompts), ``"tasks"`` (the task pool) and
 ``"test"`` (held-out prompts of :func:`evaluate_lsa`).
 
-A non-finite loss or weight raises :class:`rmt_icl.errors.TrainingDivergedError` naming the step
+A non-finite loss or weight raises :class:`rmt_icl.core.errors.TrainingDivergedError` naming the step
 and the learning rate; nothing is returned silently.
 """
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rmt_icl._checks import check_int, check_nonnegative, check_positive
-from rmt_icl.errors import TrainingDivergedError
+from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.errors import TrainingDivergedError
 from rmt_icl.lsa.data import PromptDistribution, TaskPool
 from rmt_icl.lsa.model import MahankaliLSA, MergedLSA, gram, query_token
-from rmt_icl.simulate.seeding import run_seed, stream
+from rmt_icl.core.seeding import run_seed, stream
 
 __all__ = ["TrainResult", "EvalResult", "train_lsa", "evaluate_lsa"]
 
@@ -118,7 +118,7 @@ def train_lsa(dist: PromptDistribution, *, steps: int = 4000, batch_size: int = 
     task_pool : int or None
         None: a fresh task for every prompt; K: a pool of K tasks drawn once.
     seed, run : int
-        Randomness as in :func:`rmt_icl.simulate.seeding.run_seed`.
+        Randomness as in :func:`rmt_icl.core.seeding.run_seed`.
     decay_last : float
         Fraction of the final steps at the decayed rate, in [0, 1].
     decay_factor : float

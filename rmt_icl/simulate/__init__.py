@@ -3,8 +3,6 @@
 Modules (data flows one way):
 
 * :mod:`~rmt_icl.simulate.paths` -- :class:`ScalingPath`, the only place sizes are computed;
-* :mod:`~rmt_icl.simulate.seeding` -- reproducible per-run, per-role random streams;
-* :mod:`~rmt_icl.simulate.targets` -- target functions ``g`` and their Gaussian moments;
 * :mod:`~rmt_icl.simulate.data` -- tasks and prompts, exact O(d)-per-prompt sampler;
 * :mod:`~rmt_icl.simulate.ridge` -- primal/dual ridge solvers, regularisation paths;
 * model modules (linear attention, random transformer, Hermite-equivalent model).
@@ -14,15 +12,11 @@ Public names are imported lazily.
 
 from __future__ import annotations
 
-from rmt_icl._lazy import lazy_exports
+from rmt_icl.core.lazy import lazy_exports
 
 _EXPORTS = {
     "ScalingPath": "rmt_icl.simulate.paths",
     "Sizes": "rmt_icl.simulate.paths",
-    "run_seed": "rmt_icl.simulate.seeding",
-    "stream": "rmt_icl.simulate.seeding",
-    "Target": "rmt_icl.simulate.targets",
-    "get_target": "rmt_icl.simulate.targets",
     "Prompts": "rmt_icl.simulate.data",
     "sample_prompts": "rmt_icl.simulate.data",
     "sample_tasks": "rmt_icl.simulate.data",
@@ -40,7 +34,7 @@ _EXPORTS = {
     "fit_linear_attention": "rmt_icl.simulate.linear_attention",
     "linear_attention_errors": "rmt_icl.simulate.linear_attention",
     "simulate_point": "rmt_icl.simulate.linear_attention",
-    "simulate": "rmt_icl.simulate.runner",
+    "linear_attention_test_error": "rmt_icl.simulate.test_error",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmt_icl._checks import check_int, check_nonnegative, check_positive
-from rmt_icl.simulate.targets import Target, get_target
+from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.targets import Target, get_target
 
 #: prompts are generated in chunks of this many, so temporary arrays stay small
 DEFAULT_CHUNK = 4096

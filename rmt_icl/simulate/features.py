@@ -35,7 +35,7 @@ import numba
 import numpy as np
 from scipy.linalg import blas
 
-from rmt_icl._checks import check_int
+from rmt_icl.core.checks import check_int
 
 #: working memory per chunk of prompts (bytes) used to pick the default chunk size
 CHUNK_BYTES = 1 << 25

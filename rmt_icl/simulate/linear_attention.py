@@ -46,7 +46,7 @@ import time
 import numpy as np
 import scipy.linalg as sla
 
-from rmt_icl._checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
 from rmt_icl.simulate.data import Prompts, sample_prompts, sample_tasks
 from rmt_icl.simulate.features import (
     compressed_gram,
@@ -58,8 +58,9 @@ from rmt_icl.simulate.features import (
 )
 from rmt_icl.simulate.paths import ScalingPath, Sizes
 from rmt_icl.simulate.ridge import EigenRidge, prefer_dual, solve_spd
-from rmt_icl.simulate.seeding import stream
-from rmt_icl.simulate.targets import get_target
+from rmt_icl.simulate.test_error import linear_attention_test_error
+from rmt_icl.core.seeding import stream
+from rmt_icl.core.targets import get_target
 
 __all__ = [
     "fit_linear_attention",
@@ -268,8 +269,6 @@ def linear_attention_errors(gamma, ell: int, rho: float, pool: np.ndarray | None
     -------
     (icl, idg) : floats or arrays over the leading axes of ``gamma``
     """
-    from rmt_icl.theory.linear_attention import linear_attention_test_error
-
     gamma = np.array(gamma, dtype=np.float64)
     gamma[..., -1] *= float(check_positive("y2_scale", y2_scale))
     icl = linear_attention_test_error(gamma, None, rho, ell=ell)
@@ -338,17 +337,15 @@ def simulate_point(params: dict, seed: np.random.SeedSequence) -> dict:
         ``y2_scale``, ``method``, ``n_test``, ``chunk``, ``precision`` (see
         :func:`parse_point_params`).
     seed : numpy.random.SeedSequence
-        The run's seed (:func:`rmt_icl.simulate.seeding.run_seed`).
+        The run's seed (:func:`rmt_icl.core.seeding.run_seed`).
 
     Returns
     -------
     dict
         Flat JSON-able scalars: ``icl``, ``idg`` (IDG = ICL for ``kappa = inf``),
-        ``theory_icl``, ``theory_idg`` (deterministic equivalents at the *realised* ratios
-        ``ell/d``, ``K/d``, ``n/d^2``; NaN for a nonlinear target or ``y2_scale != 1``, where
-        the theory does not apply), sizes ``d, ell, K, n, reuse, D`` and realised ratios,
+        sizes ``d, ell, K, n, reuse, D`` and realised ratios,
         ``method`` (primal/dual), ``exact`` (True when the errors are exact expectations), and
-        timings ``t_sample, t_gram, t_solve, t_error, t_theory, t_total`` in seconds.
+        timings ``t_sample, t_gram, t_solve, t_error, t_total`` in seconds.
     """
     t_start = time.perf_counter()
     path, sizes, opts = parse_point_params(params)
@@ -389,27 +386,14 @@ def simulate_point(params: dict, seed: np.random.SeedSequence) -> dict:
             idg = sampled_test_error(gamma, test)
     timings["error"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    theory_icl = theory_idg = math.nan
-    if target.is_linear and opts["y2_scale"] == 1.0:
-        from rmt_icl.theory.linear_attention import (
-            linear_attention_icl_error,
-            linear_attention_idg_error,
-        )
-        ratios = (sizes.tau, sizes.alpha, sizes.kappa, rho, path.ridge)
-        theory_icl = float(linear_attention_icl_error(*ratios))
-        theory_idg = float(linear_attention_idg_error(*ratios))
-    timings["theory"] = time.perf_counter() - t0
-
     out = {
         "icl": float(icl), "idg": float(idg),
-        "theory_icl": theory_icl, "theory_idg": theory_idg,
         "d": d, "ell": ell, "K": sizes.K, "n": n, "reuse": sizes.reuse, "D": sizes.D,
         "alpha_realised": sizes.alpha, "tau_realised": sizes.tau,
         "kappa_realised": sizes.kappa, "method": "dual" if dual else "primal",
         "exact": bool(exact),
     }
-    for phase in ("sample", "gram", "solve", "error", "theory"):
+    for phase in ("sample", "gram", "solve", "error"):
         out[f"t_{phase}"] = float(timings.get(phase, 0.0))
     out["t_total"] = time.perf_counter() - t_start
     return out

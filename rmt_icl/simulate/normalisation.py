@@ -39,8 +39,8 @@ import math
 
 import numpy as np
 
-from rmt_icl._checks import check_int, check_nonnegative, check_positive
-from rmt_icl.simulate.targets import get_target
+from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.targets import get_target
 
 
 def t_analytic(d: int, ell: int, target, rho: float, *, y2_scale: float = 1.0) -> float:

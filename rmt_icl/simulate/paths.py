@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from rmt_icl._checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
 
 
 def _round(x: float) -> int:

@@ -77,7 +77,7 @@ packed format, half a square matrix), ``min(n,k)^3/3`` per solve (``dpftrf``), a
 per test context. Memory: ``F`` (``8 k D`` bytes), one packed Gram (``4 min(n,k)^2`` bytes)
 per model fitted in the same pass, and chunk buffers (about ``F``'s size / 16 each); models
 are fitted in groups when their Grams do not fit the budget together, and
-:class:`~rmt_icl.errors.MemoryBudgetError` is raised before
+:class:`~rmt_icl.core.errors.MemoryBudgetError` is raised before
 allocating when even one does not.
 """
 
@@ -91,7 +91,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import blas
 
-from rmt_icl._checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
 from rmt_icl.simulate.data import context_statistics, queries, sample_prompts, sample_tasks
 from rmt_icl.simulate.normalisation import (
     ridge_la_from_bar,
@@ -112,8 +112,8 @@ from rmt_icl.simulate.rt_features import (
     sfrk_update,
     shared_context_preactivations,
 )
-from rmt_icl.simulate.seeding import run_seed, stream
-from rmt_icl.simulate.targets import get_target
+from rmt_icl.core.seeding import run_seed, stream
+from rmt_icl.core.targets import get_target
 
 __all__ = [
     "POINT_DEFAULTS",
@@ -659,7 +659,7 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"))
     ------
     ValueError
         Bad parameters or model names.
-    rmt_icl.errors.MemoryBudgetError
+    rmt_icl.core.errors.MemoryBudgetError
         The run would not fit the memory budget (raised before allocating).
     """
     t_start = time.perf_counter()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from rmt_icl._checks import check_nonnegative
+from rmt_icl.core.checks import check_nonnegative
 
 
 def prefer_dual(n: int, p: int) -> bool:

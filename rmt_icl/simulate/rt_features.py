@@ -26,7 +26,7 @@ own child ``SeedSequence``, so any chunking of the same field gives bit-identica
 Memory
 ------
 :func:`memory_budget` (default: half the physical memory, from ``os.sysconf``) and
-:func:`check_memory` raise :class:`rmt_icl.errors.MemoryBudgetError` *before* anything large is
+:func:`check_memory` raise :class:`rmt_icl.core.errors.MemoryBudgetError` *before* anything large is
 allocated, with the itemised need in the message.
 """
 
@@ -38,8 +38,8 @@ import os
 import numpy as np
 from scipy.linalg import lapack
 
-from rmt_icl._checks import check_int, check_positive
-from rmt_icl.errors import MemoryBudgetError
+from rmt_icl.core.checks import check_int, check_positive
+from rmt_icl.core.errors import MemoryBudgetError
 
 #: largest target size in bytes of a chunk buffer (pre-activations, features, noise, vec H);
 #: see :func:`chunk_bytes`

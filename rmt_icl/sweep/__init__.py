@@ -12,23 +12,19 @@ Public names are imported lazily.
 
 from __future__ import annotations
 
-import sys
-import types
-
-from rmt_icl._lazy import lazy_exports
+from rmt_icl.core.lazy import lazy_exports
 
 _EXPORTS = {
     "sweep": "rmt_icl.sweep.run",
-    "figure_sweep": "rmt_icl.sweep.run",
     "load": "rmt_icl.sweep.store",
     "Store": "rmt_icl.sweep.store",
     "summarise": "rmt_icl.sweep.summary",
     "load_spec": "rmt_icl.sweep.spec",
     "SweepSpec": "rmt_icl.sweep.spec",
     "Point": "rmt_icl.sweep.spec",
-    "register_model": "rmt_icl.sweep.registry",
-    "get_model": "rmt_icl.sweep.registry",
-    "known_models": "rmt_icl.sweep.registry",
+    "register_model": "rmt_icl.core.registry",
+    "get_model": "rmt_icl.core.registry",
+    "known_models": "rmt_icl.core.registry",
     "make_backend": "rmt_icl.sweep.backends",
     "SerialBackend": "rmt_icl.sweep.backends",
     "ProcessBackend": "rmt_icl.sweep.backends",
@@ -40,17 +36,3 @@ __all__ = sorted(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
-
-class _CallableModule(types.ModuleType):
-    """``rmt_icl.sweep`` is both this package and the function :func:`rmt_icl.sweep.run.sweep`.
-
-    ``rmt_icl.sweep`` resolves to the function through ``rmt_icl``'s lazy exports, but once
-    ``import rmt_icl.sweep`` has run, Python binds the name to the package instead; making the
-    package callable keeps ``rmt_icl.sweep(spec, store=...)`` working either way.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return __getattr__("sweep")(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

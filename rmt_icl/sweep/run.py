@@ -7,9 +7,10 @@ import sys
 
 import pandas as pd
 
-from rmt_icl.errors import StoreError
+import rmt_icl.experiments  # noqa: F401  (registers the built-in models)
+from rmt_icl.core.errors import StoreError
 from rmt_icl.sweep.backends import make_backend
-from rmt_icl.sweep.registry import get_model, model_target
+from rmt_icl.core.registry import get_model, model_target
 from rmt_icl.sweep.spec import load_spec
 from rmt_icl.sweep.store import Store
 from rmt_icl.sweep.worker import execute_task, make_task
@@ -106,31 +107,6 @@ def sweep(
             st.close()
 
 
-def figure_sweep(spec, *, name: str, quick: bool, results_dir, backend="serial",
-                 workers: int | None = None, progress: bool = False,
-                 force_new: bool = False) -> pd.DataFrame:
-    """Run ``spec`` in the figure store ``<results_dir>/<name>/<quick|full>``; all runs must pass.
-
-    The shared step of the figure helpers (linear attention, the RT paired study, the RT
-    theory check): :func:`sweep` into that store, then refuse a table with failed runs.
-
-    Raises
-    ------
-    RuntimeError
-        A run failed (the store keeps the error; re-running retries it).
-    """
-    from pathlib import Path
-
-    store = Path(results_dir) / name / ("quick" if quick else "full")
-    df = sweep(spec, store=store, backend=backend, workers=workers, progress=progress,
-               force_new=force_new)
-    bad = df[df["status"] != "ok"]
-    if len(bad):
-        raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
-                           f"re-run to retry (store {store})")
-    return df
-
-
 def _open_store(store, spec, *, force_new: bool = False) -> Store:
     """Open the store for ``spec``: create it, check it, or (``force_new``) replace it.
 
@@ -198,3 +174,7 @@ def _bar(total: int, initial: int, progress: bool, be):
     )
     bar.set_postfix(failed=0, refresh=False)
     return bar
+
+
+#: the top-level spelling ``rmt_icl.run_sweep(spec, store=...)``
+run_sweep = sweep

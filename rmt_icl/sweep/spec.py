@@ -29,7 +29,7 @@ Identity of a point and its seeds
 *point_id* is the SHA-256 of the point's canonical JSON (all parameters, model included); it
 names the point in the store. The *seed key* is derived the same way from the parameters
 **minus** ``share_seeds_across``: its first 63 bits, split into two 32-bit words
-``(hi, lo)``, are the ``key`` of :func:`rmt_icl.simulate.seeding.run_seed`. Hence
+``(hi, lo)``, are the ``key`` of :func:`rmt_icl.core.seeding.run_seed`. Hence
 
 * a point's random numbers depend only on its own parameters, the sweep seed and the run
   number -- not on its position in the grid, the other points, the backend or the worker;
@@ -54,7 +54,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from rmt_icl._checks import check_int
+from rmt_icl.core.checks import check_int
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -22,7 +22,7 @@ Guarantees
 * A new store is built in a temporary file and renamed into place, so a store file is either
   complete or absent.
 * Opening checks the SQLite header, the file length against the header, ``PRAGMA
-  quick_check`` and the schema; any failure raises :class:`rmt_icl.errors.StoreError` naming
+  quick_check`` and the schema; any failure raises :class:`rmt_icl.core.errors.StoreError` naming
   the file. A store is never silently overwritten: ``force_new`` moves it to
   ``superseded/<UTC time>/`` next to it.
 * A sweep holds an exclusive lock (``results.sqlite.lock``) while it writes, so two sweeps
@@ -41,7 +41,7 @@ import sqlite3
 import pandas as pd
 
 from rmt_icl import __version__
-from rmt_icl.errors import StoreError
+from rmt_icl.core.errors import StoreError
 from rmt_icl.sweep.spec import SweepSpec, canonical_json
 
 try:  # POSIX advisory locks; elsewhere the lock is a no-op

@@ -14,8 +14,8 @@ import time
 import traceback
 
 from rmt_icl import __version__
-from rmt_icl.simulate.seeding import run_seed
-from rmt_icl.sweep.registry import resolve_target
+from rmt_icl.core.seeding import run_seed
+from rmt_icl.core.registry import resolve_target
 
 #: outputs every model must return
 REQUIRED_OUTPUTS = ("icl", "idg")
@@ -34,7 +34,7 @@ def make_task(point, run: int, seed: int, target) -> dict:
     seed : int
         Sweep seed.
     target : callable or str
-        Registry entry of the point's model (see :func:`rmt_icl.sweep.registry.model_target`).
+        Registry entry of the point's model (see :func:`rmt_icl.core.registry.model_target`).
     """
     params = {k: v for k, v in point.params.items() if k != "model"}
     return {

@@ -5,13 +5,12 @@ Public names are imported lazily from their modules.
 
 from __future__ import annotations
 
-from rmt_icl._lazy import lazy_exports
+from rmt_icl.core.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # linear attention (Lu et al. 2024)
     "linear_attention_icl_error": "rmt_icl.theory.linear_attention",
     "linear_attention_idg_error": "rmt_icl.theory.linear_attention",
-    "linear_attention_test_error": "rmt_icl.theory.linear_attention",
     "linear_attention_fixed_point": "rmt_icl.theory.linear_attention",
     "linear_attention_auxiliaries": "rmt_icl.theory.linear_attention",
     # one-layer linear self-attention = one step of GD (Mahankali et al. 2023)

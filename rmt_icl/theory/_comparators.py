@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, optimize
 
-from rmt_icl._checks import as_float_array, check_int, check_nonnegative
+from rmt_icl.core.checks import as_float_array, check_int, check_nonnegative
 
 __all__ = [
     "ComparatorRisk",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmt_icl.errors import ConvergenceError
+from rmt_icl.core.errors import ConvergenceError
 
 
 def log_newton(func, lo, hi, u0=None, *, rtol: float, maxiter: int):
@@ -66,7 +66,7 @@ def log_newton(func, lo, hi, u0=None, *, rtol: float, maxiter: int):
 
 def check_converged(residual: np.ndarray, unconverged: np.ndarray, what: str, *,
                     tol: float) -> None:
-    """Raise :class:`~rmt_icl.errors.ConvergenceError` unless every point converged.
+    """Raise :class:`~rmt_icl.core.errors.ConvergenceError` unless every point converged.
 
     Parameters
     ----------

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate, special
 
-from rmt_icl._checks import as_float_array
+from rmt_icl.core.checks import as_float_array
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 

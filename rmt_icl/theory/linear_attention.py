@@ -41,9 +41,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rmt_icl._checks import check_nonnegative, check_positive
-from rmt_icl.errors import ConvergenceError
-from rmt_icl.theory._gamma_test_error import linear_attention_test_error
+from rmt_icl.core.checks import check_nonnegative, check_positive
+from rmt_icl.core.errors import ConvergenceError
 from rmt_icl.theory._marchenko_pastur import mp_all, mp_resolvent
 from rmt_icl.theory._root import check_converged, log_newton
 
@@ -53,7 +52,6 @@ __all__ = [
     "linear_attention_fixed_point",
     "linear_attention_icl_error",
     "linear_attention_idg_error",
-    "linear_attention_test_error",
 ]
 
 _RTOL = 1e-14  # relative tolerance on eps of the root finder
@@ -250,7 +248,7 @@ def linear_attention_fixed_point(tau, alpha, kappa, rho, ridge=0.0):
     ------
     ValueError
         If an argument is out of range or NaN.
-    rmt_icl.errors.ConvergenceError
+    rmt_icl.core.errors.ConvergenceError
         If the root finder fails (carries the scaled residual).
     """
     shape, (tau, alpha, kappa, rho, lam) = _validate(tau, alpha, kappa, rho, ridge)
@@ -368,7 +366,7 @@ _PARAMS_DOC = """
     ValueError
         If ``tau``, ``alpha`` or ``kappa`` is not positive, ``rho`` or ``ridge`` is negative,
         or any argument is NaN (or infinite, except ``kappa``). The message names the parameter.
-    rmt_icl.errors.ConvergenceError
+    rmt_icl.core.errors.ConvergenceError
         If the fixed-point solver fails (carries the scaled residual).
 """
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmt_icl._checks import as_float_array, check_int, check_nonnegative
+from rmt_icl.core.checks import as_float_array, check_int, check_nonnegative
 from rmt_icl.theory._targets import TargetMoments, get_target
 
 __all__ = [

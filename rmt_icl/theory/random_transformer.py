@@ -95,7 +95,7 @@ So ``e_RT(sigma, g) = a_1^2 e(sigma, linear; alpha', rho')`` with ``rho' = V/a_1
 (``V = Var y`` with an intercept, ``E y^2`` without) and ``alpha' = (1 + rho')/q*'``: Lu's
 formula depends on ``alpha`` only through ``q*``, so the query and context roles of the noise
 separate through ``alpha'``. Validated against the simulated RT on issue 6's acceptance grid
-(:mod:`rmt_icl.rt_theory_validation`, docs section 6.4).
+(:mod:`rmt_icl.experiments.rt_theory`, docs section 6.4).
 
 Numerical methods used (issue 6's list): **fixed-point equations** (one scalar equation per grid
 point, vectorised safeguarded Newton/bisection in ``log eps`` or ``log mu``; Lu's fixed point
@@ -103,7 +103,7 @@ through :mod:`rmt_icl.theory.linear_attention`), **Marchenko--Pastur transforms*
 ``M'_kappa``) and **low-dimensional Gaussian integrals via the Hermite engine**
 (:func:`rmt_icl.hermite.hermite_expansion`: ``c_0, c_1, c*_1`` of ``sigma``; ``E g, a_1, E g^2``
 of a target given as a callable or an activation name; the simulator's built-in targets take
-their moments from :func:`rmt_icl.simulate.targets.get_target`, the same the sampler uses).
+their moments from :func:`rmt_icl.core.targets.get_target`, the same the sampler uses).
 No Monte Carlo.
 
 Not covered (raises ``NotImplementedError``): targets with ``a_1 = 0`` (nothing learnable; the
@@ -117,8 +117,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rmt_icl._checks import check_nonnegative, check_positive
-from rmt_icl.errors import ConvergenceError
+from rmt_icl.core.checks import check_nonnegative, check_positive
+from rmt_icl.core.errors import ConvergenceError
 from rmt_icl.theory._marchenko_pastur import mp_all
 from rmt_icl.theory._root import check_converged, log_newton
 from rmt_icl.theory.linear_attention import (
@@ -234,16 +234,16 @@ class _Reduction(NamedTuple):
 def _target_moments(target):
     """``(name, E g, a_1 = E[g s], E g^2)`` of a target.
 
-    The simulator's built-in names (:data:`rmt_icl.simulate.targets.TARGETS`, plus
+    The simulator's built-in names (:data:`rmt_icl.core.targets.TARGETS`, plus
     ``"identity"`` for ``"linear"``) and ``Target`` objects use their stored moments; other
     activation names and callables go through the Hermite engine.
 
     Accepts ``"linear"`` (alias ``"identity"``), any activation name registered in
     :mod:`rmt_icl.hermite` used as a label function (``"relu"``, ``"tanh"``, ...), a callable
     ``g``, or an object with ``mean``, ``a1`` and ``second`` attributes
-    (:class:`rmt_icl.simulate.targets.Target`).
+    (:class:`rmt_icl.core.targets.Target`).
     """
-    from rmt_icl.simulate.targets import TARGETS, get_target
+    from rmt_icl.core.targets import TARGETS, get_target
 
     if isinstance(target, str) and target.lower() in (*TARGETS, "identity"):
         # the simulator's built-in targets: the same moments it samples with
@@ -548,7 +548,7 @@ _PARAMS_DOC = """
     target : str, callable or Target
         Label function ``g`` of ``s = <x, w> ~ N(0, 1)``: ``"linear"``, a registered activation
         name used as a target (``"relu"``, ``"tanh"``, ...), a callable, or a
-        :class:`rmt_icl.simulate.targets.Target`. Needs ``a_1 = E[g(s) s] != 0``.
+        :class:`rmt_icl.core.targets.Target`. Needs ``a_1 = E[g(s) s] != 0``.
     alpha : array_like
         Context length ratio ``ell/d``, in ``(0, inf)``.
     tau : array_like
@@ -649,7 +649,7 @@ def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ra
         activation that has ``c_0 = 0`` and is not odd (module docstring, "Not covered").
     ValueError
         If a ratio is out of range or NaN (the message names the parameter).
-    rmt_icl.errors.ConvergenceError
+    rmt_icl.core.errors.ConvergenceError
         If a fixed point fails to converge (carries the scaled residual).
     """
     return random_transformer_auxiliaries(activation, target, alpha, tau, kappa, width_ratio,

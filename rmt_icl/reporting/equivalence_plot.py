@@ -3,9 +3,9 @@
 Left panel: for each distinct Hermite degree p (degrees identical in law are drawn once,
 labelled e.g. "p=2≡3"), markers at ``|Delta_p(d)|`` with ±1 SE bars (SE of the per-run paired
 differences; lower bars clipped at the axis), filled where the gap is resolved
-(``|Delta| > c SE``, ``c`` the Student-t threshold of :func:`rmt_icl.equivalence.
+(``|Delta| > c SE``, ``c`` the Student-t threshold of :func:`rmt_icl.experiments.equivalence.
 resolve_threshold`), open where it is not, and the weighted power-law fit of
-:func:`rmt_icl.equivalence.loglog_fit` with its slope in the legend (dashed; dotted and thin
+:func:`rmt_icl.experiments.equivalence.loglog_fit` with its slope in the legend (dashed; dotted and thin
 when the gap is never resolved, where the fit only describes noise).
 Right panel: ``e_RT`` (black), ``e_Herm(p)`` and ``e_linear`` vs d, mean ± SE over runs.
 """
@@ -27,10 +27,10 @@ def degree_classes(result) -> dict[int, list[int]]:
 
 
 def draw_gaps(result, axes=None):
-    """Draw the two panels for a :class:`rmt_icl.equivalence.StudyResult`; returns the figure."""
+    """Draw the two panels for a :class:`rmt_icl.experiments.equivalence.StudyResult`; returns the figure."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import MARKERS, PALETTE
+    from rmt_icl.reporting.style import MARKERS, PALETTE
 
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)

@@ -1,7 +1,7 @@
 """The command line shared by every figure script in ``figures/``.
 
 Each script defines ``compute(quick=True, ...) -> dict`` and ``draw(results) -> Figure`` (the
-gallery protocol, see :mod:`rmt_icl.gallery`) and ends with::
+gallery protocol, see :mod:`rmt_icl.reporting.gallery`) and ends with::
 
     def main(argv=None) -> int:
         return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
@@ -39,7 +39,7 @@ def figure_main(argv, *, script: str, doc: str, compute, draw, full_help: str,
     report : callable, optional
         ``report(results)`` prints the figure's own summary lines.
     """
-    from rmt_icl.plotting.style import apply_style, save_figure
+    from rmt_icl.reporting.style import apply_style, save_figure
 
     script = Path(script).resolve()
     p = argparse.ArgumentParser(description=(doc or script.stem).strip().splitlines()[0])

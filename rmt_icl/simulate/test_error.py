@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmt_icl._checks import as_float_array, check_nonnegative, check_positive
+from rmt_icl.core.checks import as_float_array, check_nonnegative, check_positive
 
 __all__ = ["linear_attention_test_error"]
 

@@ -37,3 +37,28 @@ def lazy_exports(package: str, exports: dict[str, str], submodules=()):
         return sorted(set(vars(sys.modules[package])) | set(exports) | set(submodules))
 
     return __getattr__, __dir__
+
+
+class _RenamedModuleFinder:
+    """Meta-path finder that turns an import of a moved module into an error naming its new home.
+
+    Installed by :func:`forbid_renamed`; it answers only for the exact old names it was given, so
+    it costs nothing for any other import.
+    """
+
+    def __init__(self, renamed: dict[str, str]):
+        self.renamed = dict(renamed)
+
+    def find_spec(self, fullname, path=None, target=None):
+        new = self.renamed.get(fullname)
+        if new is None:
+            return None
+        raise ModuleNotFoundError(
+            f"{fullname} was renamed: use {new} (see CHANGELOG.md)", name=fullname
+        )
+
+
+def forbid_renamed(renamed: dict[str, str]) -> None:
+    """Make ``import OLD`` raise ``ModuleNotFoundError`` naming ``NEW`` for each ``OLD -> NEW``."""
+    if not any(isinstance(f, _RenamedModuleFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _RenamedModuleFinder(renamed))

@@ -33,6 +33,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from rmt_icl.core.registry import register_model
+from rmt_icl.simulate.random_transformer import POINT_DEFAULTS, parse_rt_params, simulate_models
+from rmt_icl.theory.random_transformer import random_transformer_icl_error
+
 __all__ = [
     "ACCEPTANCE_GRID",
     "MODEL",
@@ -90,9 +94,6 @@ def theory_point(params: dict, seed) -> dict:
         ``theory_<act>`` for each activation; ``icl`` (the first activation's, required by the
         sweep), ``idg`` (NaN: ICL only), realised sizes and ratios, ``t`` and ``t_total``.
     """
-    from rmt_icl.simulate.random_transformer import simulate_models
-    from rmt_icl.theory.random_transformer import random_transformer_icl_error
-
     acts = _activations(params)
     sim = {k: v for k, v in params.items() if k != "activations"}
     out = simulate_models(sim, seed, [f"rt:{a}" for a in acts])
@@ -240,26 +241,6 @@ def judge(summary: pd.DataFrame, *, z: float = 3.0, quantile: float = 0.9) -> pd
     return pd.DataFrame(out)
 
 
-def figure_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool = True,
-                   results_dir="results", backend: str = "serial", n_test: int = 16384,
-                   test_queries: int = 16) -> pd.DataFrame:
-    """Run a sub-grid of ``"rt-theory"`` points for a figure and return :func:`summarise`'s table.
-
-    The store is ``<results_dir>/<name>/<quick|full>`` (resumable). A store made for another
-    grid or size is refused with :class:`rmt_icl.errors.StoreError`; delete it to recompute.
-
-    Raises
-    ------
-    RuntimeError
-        A run failed (the store keeps the error; re-running retries it).
-    """
-    from rmt_icl.sweep import figure_sweep
-
-    spec = grid_spec(d, runs, grid=grid, n_test=n_test, test_queries=test_queries, name=name)
-    return summarise(figure_sweep(spec, name=name, quick=quick, results_dir=results_dir,
-                                  backend=backend))
-
-
 def judge_shrink(summary: pd.DataFrame, d_small: int, d_large: int, *,
                  z: float = 3.0) -> pd.DataFrame:
     r"""Per cell: has the gap shrunk at least like ``1/d`` from ``d_small`` to ``d_large``?
@@ -284,3 +265,12 @@ def judge_shrink(summary: pd.DataFrame, d_small: int, d_large: int, *,
                         "ratio": both["gap_large"].abs() / bound})
     out["pass"] = out["ratio"] <= 1.0
     return out.reset_index()
+
+
+def _check(params: dict) -> None:
+    _activations(params)
+    parse_rt_params({k: v for k, v in params.items() if k != "activations"})
+
+
+register_model(MODEL, theory_point, defaults=POINT_DEFAULTS, check=_check,
+               description="RT per activation on shared prompts, with its deterministic equivalent")

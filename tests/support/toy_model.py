@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from rmt_icl._checks import check_int, check_nonnegative, check_positive
-from rmt_icl.simulate.seeding import stream
+from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.seeding import stream
 
 
 def toy_point(params: dict, seed: np.random.SeedSequence) -> dict:

@@ -1,7 +1,7 @@
 """Repeat one parameter point over independent runs and summarise: the ``simulate`` driver.
 
 Any model whose point function follows the sweep contract (``point(params, seed) -> dict``
-with at least ``icl`` and ``idg``; see :mod:`rmt_icl.sweep.registry`) can be run. Run ``r``
+with at least ``icl`` and ``idg``; see :mod:`rmt_icl.core.registry`) can be run. Run ``r``
 uses ``run_seed(seed, r, key)``, so a model sees the same tasks and prompts as any other model
 run with the same seed (common random numbers), and run ``r`` does not depend on how many runs
 are requested.
@@ -14,60 +14,25 @@ import time
 
 import numpy as np
 
-from rmt_icl._checks import check_int
-from rmt_icl.simulate.seeding import run_seed
-
-#: fallback name -> "module:function" map used when the sweep registry is not importable
-LOCAL_MODELS = {
-    "linear-attention": "rmt_icl.simulate.linear_attention:simulate_point",
-    "linear-transformer": "rmt_icl.simulate.linear_transformer:simulate_point",
-    "random-transformer": "rmt_icl.simulate.random_transformer:simulate_point_rt",
-    "hermite": "rmt_icl.simulate.random_transformer:simulate_point_hermite",
-}
+from rmt_icl.core.checks import check_int
+from rmt_icl.core.registry import get_model
+from rmt_icl.core.seeding import run_seed
+from rmt_icl.core.stats import mean_se
 
 #: per-run outputs that are collected as lists and summarised (mean and standard error)
 SUMMARISED = ("icl", "idg")
 
 
 def get_point_function(model):
-    """Point function of ``model`` (a registered name, or a callable passed through).
-
-    Looks the name up in :mod:`rmt_icl.sweep.registry` when that package is importable,
-    otherwise in :data:`LOCAL_MODELS`.
+    """Point function of ``model``: a registered name (:mod:`rmt_icl.core.registry`), or a
+    callable passed through.
 
     Raises
     ------
     ValueError
         Unknown model or a registered model that cannot be imported.
     """
-    if callable(model):
-        return model
-    try:
-        from rmt_icl.sweep.registry import get_model
-    except ImportError:  # pragma: no cover - the sweep package is part of the toolkit
-        get_model = None
-    if get_model is not None:
-        return get_model(model)
-    if model not in LOCAL_MODELS:
-        raise ValueError(f"unknown model {model!r}; known models are {sorted(LOCAL_MODELS)}")
-    import importlib
-
-    module_name, func_name = LOCAL_MODELS[model].split(":")
-    try:
-        return getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"model {model!r} cannot be imported: {exc}") from exc
-
-
-def mean_se(values) -> tuple[float, float]:
-    """Mean and standard error ``std(ddof=1)/sqrt(runs)`` (NaN with a single run) of the finite
-    values; NaN mean if none is finite."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return math.nan, math.nan
-    se = float(np.std(v, ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-    return float(np.mean(v)), se
+    return model if callable(model) else get_model(model)
 
 
 def simulate(model, params: dict, *, runs: int = 1, seed: int = 0, key: tuple = ()) -> dict:

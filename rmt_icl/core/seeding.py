@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmt_icl._checks import check_int
+from rmt_icl.core.checks import check_int
 
 #: fixed role -> index map; never reorder (it would change every simulated number)
 ROLES = {

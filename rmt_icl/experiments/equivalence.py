@@ -66,17 +66,17 @@ largest degree fails. The report says which of the degrees ``>= p0`` only reache
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from rmt_icl._checks import check_int, check_positive
+from rmt_icl.core.checks import check_int
+from rmt_icl.core.registry import register_model
+from rmt_icl.core.stats import mean_se, student_t_threshold
+from rmt_icl.hermite import MAX_DEGREE, get_activation, hermite_expansion
+from rmt_icl.simulate.random_transformer import POINT_DEFAULTS, parse_rt_params, simulate_models
 
 __all__ = [
     "DEFAULT_DS",
@@ -86,16 +86,13 @@ __all__ = [
     "default_runs",
     "equivalence_point",
     "paired_point",
-    "paired_summary",
     "max_paired_gap_se",
     "gap_table",
     "loglog_fit",
     "shrink_verdict",
     "resolve_threshold",
     "find_p0",
-    "run_study",
-    "study_store",
-]
+    ]
 
 #: dimensions of the default study, and of ``full=True``
 DEFAULT_DS = (16, 24, 32, 48, 64)
@@ -110,7 +107,6 @@ _RUNS = {16: 16, 24: 10, 32: 8, 48: 6, 64: 4, 80: 3, 96: 2}
 Z = 2.0
 #: the sweep model name of :func:`equivalence_point`
 MODEL = "rt-equivalence"
-_BLOCK = re.compile(r"^rep(\d+)-(\d+)$")
 
 
 def default_runs(d: int) -> int:
@@ -128,8 +124,6 @@ def default_runs(d: int) -> int:
 def _representatives(activation, degrees) -> dict[int, int]:
     """Map each degree to the smallest degree with the same expansion (coefficients padded with
     zeros and residual ``c*_p`` equal to 1e-12)."""
-    from rmt_icl.hermite import get_activation, hermite_expansion
-
     act = get_activation(activation)
     pmax = max(degrees)
     keys = {}
@@ -177,8 +171,6 @@ def equivalence_point(params: dict, seed) -> dict:
         realised sizes ``d, ell, n, k, D``, ``t``, ``ridge_bar``, ``ridge_paper``, ``q``
         (``E y^2``) and the run's ``t_total``.
     """
-    from rmt_icl.simulate.random_transformer import simulate_models
-
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict, got {type(params).__name__}")
     params = dict(params)
@@ -221,11 +213,9 @@ def paired_point(params: dict, seed) -> dict:
     the same test queries, ``degree``, ``c_star``, sizes, ``t``, ``ridge_bar``, ``ridge_la``,
     ``q`` (``E y^2``) and ``t_total``.
     """
-    from rmt_icl.simulate.random_transformer import simulate_models
-
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict, got {type(params).__name__}")
-    p = check_int("degree", params.get("degree", 4), minimum=0, maximum=170)
+    p = check_int("degree", params.get("degree", 4), minimum=0, maximum=MAX_DEGREE)
     res = simulate_models(params, seed, ["rt", f"hermite:{p}", "linear"])
     rt, herm, lin = res["rt"], res[f"hermite:{p}"], res["linear"]
     out = {"icl": rt["icl"], "idg": rt["idg"]}
@@ -257,58 +247,6 @@ def _config(activation, target, path: dict) -> dict:
     cfg["activation"] = str(activation)
     cfg["target"] = str(target)
     return cfg
-
-
-def study_store(store, cfg: dict, d: int, seed: int = 0) -> Path:
-    """Folder of the stores of one ``(configuration, d, seed)``:
-    ``<store>/<activation>-<target>-<8 hex of the configuration>/d<d>-s<seed>``; it holds one sweep
-    store per block of replicates, ``rep<a>-<b>`` for replicates ``a <= r < b``."""
-    blob = json.dumps({k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v)
-                       for k, v in sorted(cfg.items())}, sort_keys=True)
-    tag = hashlib.sha256(blob.encode()).hexdigest()[:8]
-    return Path(store) / f"{cfg['activation']}-{cfg['target']}-{tag}" / f"d{d}-s{seed}"
-
-
-def _blocks(folder: Path) -> list[tuple[int, int]]:
-    """Existing replicate blocks ``(a, b)`` under ``folder``, sorted."""
-    out = []
-    if folder.is_dir():
-        for sub in folder.iterdir():
-            m = _BLOCK.match(sub.name)
-            if m and sub.is_dir():
-                out.append((int(m.group(1)), int(m.group(2))))
-    return sorted(out)
-
-
-def _replicates(cfg: dict, d: int, runs: int, *, seed, store, backend, workers,
-                progress) -> pd.DataFrame:
-    """Replicates ``0..runs-1`` at ``d``: complete (resume) the existing blocks that start below
-    ``runs``, then compute the missing replicates as one new block."""
-    from rmt_icl.sweep import sweep
-
-    folder = study_store(store, cfg, d, seed)
-    frames, end = [], 0
-    todo = []
-    for a, b in _blocks(folder):
-        if a != end or a >= runs:
-            break
-        todo.append((a, b))
-        end = b
-    if end < runs:
-        todo.append((end, runs))
-    for a, b in todo:
-        spec = {"name": f"rt-equivalence {cfg['activation']}/{cfg['target']} d={d} "
-                        f"replicates {a}..{b - 1}",
-                "model": MODEL, "seed": seed, "runs": 1,
-                "points": [{"d": d, "replicate": r, **cfg} for r in range(a, b)]}
-        df = sweep(spec, store=folder / f"rep{a}-{b}", backend=backend, workers=workers,
-                   progress=progress)
-        bad = df[df["status"] != "ok"]
-        if len(bad):
-            raise RuntimeError(f"{len(bad)} run(s) at d={d} failed, e.g. "
-                               f"{bad['error'].iloc[0]}; re-run to retry")
-        frames.append(df[df["replicate"] < runs])
-    return pd.concat(frames, ignore_index=True)
 
 
 @dataclass
@@ -345,70 +283,6 @@ class StudyResult:
                 "verdicts": {str(p): v for p, v in self.verdicts.items()}, "p0": self.p0}
 
 
-def run_study(activation: str = "relu", target: str = "tanh", *, ds=DEFAULT_DS, runs=None,
-              seed: int = 0, store="results/equivalence", backend: str = "processes",
-              workers: int | None = None, progress: bool = False, z: float = Z,
-              **path) -> StudyResult:
-    """Run (or resume) the equivalence study along one scaling path.
-
-    Parameters
-    ----------
-    activation, target : str
-        MLP activation (a name of :func:`rmt_icl.hermite.get_activation`) and target ``g``
-        (``linear, relu, tanh, he2``).
-    ds : sequence of int
-        Dimensions, at least 2 distinct values >= 2.
-    runs : int or dict, optional
-        Runs per ``d`` (>= 2, so that a paired SE exists); default :func:`default_runs`.
-    seed : int
-        Sweep seed (>= 0).
-    store : path
-        Root folder of the study's sweep stores (see :func:`study_store`).
-    backend, workers, progress
-        Passed to :func:`rmt_icl.sweep.sweep`.
-    z : float
-        z-score of the criterion (> 0).
-    **path
-        Overrides of :data:`DEFAULT_PATH` (``alpha, tau, width_ratio`` or ``width_d2``,
-        ``kappa, rho, ridge`` = ``lambda_bar``, ``y2_scale``) and ``n_test``, ``max_degree``.
-
-    Returns
-    -------
-    StudyResult
-    """
-    ds = sorted({check_int("d", d, minimum=2) for d in ds})
-    if len(ds) < 2:
-        raise ValueError(f"ds must hold at least 2 distinct dimensions >= 2, got {ds}")
-    seed = check_int("seed", seed, minimum=0)
-    check_positive("z", z)
-    cfg = _config(activation, target, path)
-    frames = []
-    for d in ds:
-        r_d = runs.get(d, default_runs(d)) if isinstance(runs, dict) else (
-            default_runs(d) if runs is None else runs)
-        r_d = check_int("runs", r_d, minimum=2)
-        frames.append(_replicates(cfg, d, r_d, seed=seed, store=store, backend=backend,
-                                  workers=workers, progress=progress))
-    df = pd.concat(frames, ignore_index=True)
-    table = gap_table(df)
-    degrees = sorted(int(c[len("diff_herm"):]) for c in df.columns
-                     if c.startswith("diff_herm") and c[len("diff_herm"):].isdigit())
-    verdicts = {p: shrink_verdict(table["d"], table[f"delta{p}"], table[f"delta{p}_se"], z=z,
-                                  runs=table["runs"])
-                for p in degrees}
-    return StudyResult(config=cfg, runs=df, table=table, verdicts=verdicts,
-                       p0=find_p0(verdicts))
-
-
-def _mean_se(x) -> tuple[float, float]:
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return math.nan, math.nan
-    return float(x.mean()), (float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1
-                             else math.nan)
-
-
 def gap_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per ``d`` from the per-run outputs of :func:`equivalence_point`.
 
@@ -428,16 +302,16 @@ def gap_table(df: pd.DataFrame) -> pd.DataFrame:
             col = f"out_{c}" if f"out_{c}" in g.columns else c
             if col in g.columns:
                 row[c] = g[col].iloc[0]
-        row["e_rt"], row["e_rt_se"] = _mean_se(g["icl_rt"])
+        row["e_rt"], row["e_rt_se"] = mean_se(g["icl_rt"])
         for p in degrees:
-            row[f"e_herm{p}"], row[f"e_herm{p}_se"] = _mean_se(g[f"icl_herm{p}"])
-        row["e_linear"], row["e_linear_se"] = _mean_se(g["icl_linear"])
+            row[f"e_herm{p}"], row[f"e_herm{p}_se"] = mean_se(g[f"icl_herm{p}"])
+        row["e_linear"], row["e_linear_se"] = mean_se(g["icl_linear"])
         for p in degrees:
-            m, s = _mean_se(g[f"diff_herm{p}"])
+            m, s = mean_se(g[f"diff_herm{p}"])
             row[f"delta{p}"], row[f"delta{p}_se"] = m, s
             row[f"gap{p}"] = abs(m)
             row[f"z{p}"] = abs(m) / s if s > 0 else math.nan
-        row["lin_minus_rt"], row["lin_minus_rt_se"] = _mean_se(g["diff_linear"])
+        row["lin_minus_rt"], row["lin_minus_rt_se"] = mean_se(g["diff_linear"])
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -474,22 +348,9 @@ def loglog_fit(ds, gaps, ses) -> tuple[float, float, float]:
 
 
 def resolve_threshold(runs, z: float = Z) -> np.ndarray:
-    """Threshold ``c`` in SE units for "resolved" (``|Delta| > c SE``) with ``R`` runs.
-
-    ``c = F_t^{-1}(Phi(z); R - 1)``: the Student-t quantile (``R - 1`` degrees of freedom) at
-    the one-sided level of ``z`` under the normal law, since the SE is itself estimated from
-    ``R`` runs. ``c -> z`` as ``R -> inf``; for ``z = 2`` it is 4.53, 3.31, 2.65, 2.43, 2.32,
-    2.18 at ``R`` = 3, 4, 6, 8, 10, 16. ``runs=None`` gives ``z``.
-    """
-    from scipy import stats
-
-    z = float(check_positive("z", z))
-    if runs is None:
-        return np.asarray(z)
-    r = np.asarray(runs, dtype=np.float64)
-    if np.any(r < 2):
-        raise ValueError(f"runs must be >= 2 per d (a paired SE needs 2 runs), got {runs!r}")
-    return stats.t.ppf(stats.norm.cdf(z), r - 1.0)
+    """Threshold in SE units for "resolved" (``|Delta| > c SE``) with ``R`` runs: the
+    Student-t equivalent of ``z`` (:func:`rmt_icl.core.stats.student_t_threshold`)."""
+    return student_t_threshold(runs, z)
 
 
 def shrink_verdict(ds, deltas, ses, *, z: float = Z, runs=None) -> dict:
@@ -589,42 +450,6 @@ def find_p0(verdicts: dict) -> dict:
 PAIRED_VALUES = ("icl_rt", "icl_herm", "icl_linear", "diff_herm", "diff_linear")
 
 
-def paired_summary(name: str, points: list[dict], *, runs: int, seed: int = 0,
-                   quick: bool = True, results_dir="results", backend: str = "serial",
-                   workers: int | None = None, share_seeds_across=("model",),
-                   progress: bool = False) -> pd.DataFrame:
-    """Run ``points`` of the ``"rt-paired"`` model through the sweep engine and summarise.
-
-    The store is ``<results_dir>/<name>/<quick|full>`` (resumable). Returns one row per point,
-    in the order of ``points``: its parameters, ``runs``, ``<v>_mean`` and ``<v>_se`` (SE over
-    runs; for ``diff_*`` the paired SE) for ``v`` in :data:`PAIRED_VALUES`, and ``q``
-    (``E y^2``), ``n``, ``k`` of the first run.
-
-    Raises
-    ------
-    RuntimeError
-        A run failed (the store keeps the error; re-running retries it).
-    """
-    from rmt_icl.sweep import figure_sweep, summarise
-
-    if not points:
-        raise ValueError("points must be a non-empty list of parameter dicts")
-    runs = check_int("runs", runs, minimum=2)
-    spec = {"name": name, "model": "rt-paired", "seed": seed, "runs": runs,
-            "share_seeds_across": list(share_seeds_across), "points": [dict(p) for p in points]}
-    df = figure_sweep(spec, name=name, quick=quick, results_dir=results_dir, backend=backend,
-                      workers=workers, progress=progress)
-    keys = sorted({k for p in points for k in p})
-    summ = summarise(df, by=keys, values=list(PAIRED_VALUES))
-    extra = [c for c in ("q", "n", "k") if c in df.columns and c not in keys]
-    first = df.groupby(keys, dropna=False)[extra].first().reset_index()
-    summ = summ.merge(first, on=keys, how="left")
-    order = pd.DataFrame([{k: p.get(k, np.nan) for k in keys} for p in points])
-    order["_order"] = np.arange(len(points))
-    summ = order.merge(summ, on=keys, how="left").sort_values("_order")
-    return summ.drop(columns="_order").reset_index(drop=True)
-
-
 def max_paired_gap_se(table: pd.DataFrame) -> float | None:
     """Largest ``|mean(e_Herm - e_RT)| / SE`` (paired) over the rows of a
     :func:`paired_summary` table; None when no row has a finite positive SE."""
@@ -649,3 +474,17 @@ def figure_point(cfg: dict, params: dict) -> dict:
 def figure_sizes(cfg: dict) -> str:
     """The ``sizes`` line of an RT figure's report row."""
     return f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}"
+
+
+def _check(params: dict) -> None:
+    params = dict(params)
+    check_int("replicate", params.pop("replicate", 0), minimum=0)
+    check_int("max_degree", params.pop("max_degree", 6), minimum=1, maximum=12)
+    parse_rt_params(params)
+
+
+register_model(MODEL, equivalence_point, defaults={**POINT_DEFAULTS, "replicate": 0,
+                                                   "max_degree": 6},
+               check=_check, description="RT, Hermite p = 1..max_degree and linear TF, paired")
+register_model("rt-paired", paired_point, defaults=POINT_DEFAULTS, check=parse_rt_params,
+               description="RT, one Hermite model and the linear TF, paired")

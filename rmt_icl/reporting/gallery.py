@@ -21,7 +21,7 @@ command lines and the notebooks share the same code path:
     The script's own command line (``--full``, ``--out DIR``).
 
 :func:`reproduce` runs ``compute`` and ``draw`` for every script, saves PNG and PDF through
-:func:`rmt_icl.plotting.style.save_figure`, and writes ``REPORT.md``, a table with one row per
+:func:`rmt_icl.reporting.style.save_figure`, and writes ``REPORT.md``, a table with one row per
 figure (``REPORT.json`` keeps the rows, so a run with ``only=`` updates just its figures).
 """
 
@@ -67,7 +67,7 @@ def run_figure(name: str, path: Path, *, quick: bool, out: Path) -> dict:
     """Compute, draw and save one figure; return its report row (errors are recorded)."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.plotting.style import apply_style, save_figure
+    from rmt_icl.reporting.style import apply_style, save_figure
 
     apply_style()
     t0 = time.perf_counter()

@@ -1,0 +1,240 @@
+"""The one model registry: model name -> point function, its defaults and its schema version.
+
+A *model* is a function computing ONE run of one parameter point::
+
+    point(params: dict, seed: numpy.random.SeedSequence) -> dict
+
+* ``params`` holds the point's parameters as written in the spec, **without** ``model``.
+* ``seed`` is the run's :class:`numpy.random.SeedSequence`
+  (:func:`rmt_icl.core.seeding.run_seed`); derive every random number from it, e.g. with
+  :func:`rmt_icl.core.seeding.stream`.
+* It returns a flat dict of JSON-able scalars (float, int, bool, str, None; numpy scalars are
+  accepted) containing at least ``"icl"`` and ``"idg"`` (floats, NaN when not defined), and
+  optionally ``"theory_icl"``, ``"theory_idg"``, realised sizes (``"d"``, ``"ell"``, ``"K"``,
+  ``"n"``, ``"k"``) and timings.
+* Raising an exception marks the run as failed; the sweep records the message and goes on.
+
+Each entry (:class:`ModelEntry`) also carries
+
+* ``defaults``: parameter values that the model assumes when a parameter is absent. A
+  parameter at its default is dropped before a point is hashed (:func:`point_identity`), so
+  adding a parameter to a model keeps every existing seed and store valid;
+* ``schema``: an integer bumped whenever the model's numbers change for the same parameters
+  (a changed default, a changed statistic). It is part of the point's identity, so stores
+  made by an older schema are refused instead of silently reused;
+* ``check``: the model's own parameter check, run on every point of a sweep before anything
+  is computed (a bad value raises :class:`ValueError` naming the parameter).
+
+The built-in models are registered by :mod:`rmt_icl.experiments` when it is imported; a user
+model is registered with :func:`register_model`, either as a callable (module-level, so that
+the ``processes`` and ``dask`` backends can pickle it) or as a ``"package.module:function"``
+path imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model (see the module docstring).
+
+    Attributes
+    ----------
+    name : str
+    point : callable or str
+        The point function, or its ``"package.module:function"`` path.
+    defaults : mapping
+        Parameter name -> default value; parameters at their default are dropped from keys.
+    schema : int
+        Version of the model's numbers, part of every point key (``>= 1``).
+    check : callable or None
+        ``check(params) -> None``; raises ``ValueError`` for a bad point.
+    description : str
+    """
+
+    name: str
+    point: object
+    defaults: Mapping = field(default_factory=dict)
+    schema: int = 1
+    check: Callable | None = None
+    description: str = ""
+
+
+#: registered models: name -> ModelEntry
+MODELS: dict[str, ModelEntry] = {}
+
+_RESOLVED: dict = {}
+
+
+def known_models() -> list:
+    """Sorted names of the registered models."""
+    return sorted(MODELS)
+
+
+def register_model(name: str, point, *, defaults: Mapping | None = None, schema: int = 1,
+                   check: Callable | None = None, description: str = "",
+                   overwrite: bool = False) -> ModelEntry:
+    """Register a point function under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Model name used in specs (``model = "NAME"``).
+    point : callable or str
+        The point function, or ``"package.module:function"`` (imported when first used).
+        Use a module-level function or a path for the ``processes`` and ``dask`` backends:
+        the function is sent to the workers by pickling (a path is always safe).
+    defaults : mapping, optional
+        Parameter values the model assumes when absent; dropped from point keys.
+    schema : int
+        Version of the model's numbers (``>= 1``); bump it when they change.
+    check : callable, optional
+        ``check(params)`` raising ``ValueError`` for a bad point; run before a sweep starts.
+    description : str
+        One line for listings.
+    overwrite : bool
+        Replace an existing entry (default: refuse).
+
+    Returns
+    -------
+    ModelEntry
+
+    Raises
+    ------
+    ValueError
+        Empty name, a malformed path, a schema below 1, or an existing name without
+        ``overwrite=True``.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"model name must be a non-empty string, got {name!r}")
+    if isinstance(point, str):
+        _split(name, point)
+    elif not callable(point):
+        raise ValueError(
+            f"model {name!r} must be a callable or a 'module:function' string, got {point!r}"
+        )
+    if isinstance(schema, bool) or not isinstance(schema, numbers.Integral) or schema < 1:
+        raise ValueError(f"schema of model {name!r} must be an integer >= 1, got {schema!r}")
+    if check is not None and not callable(check):
+        raise ValueError(f"check of model {name!r} must be callable, got {check!r}")
+    entry = ModelEntry(name, point, dict(defaults or {}), int(schema), check, description)
+    old = MODELS.get(name)
+    if old is not None and not overwrite and old.point is not point:
+        raise ValueError(
+            f"model {name!r} is already registered as {old.point!r}; "
+            "pass overwrite=True to replace it"
+        )
+    MODELS[name] = entry
+    _RESOLVED.pop(name, None)
+    return entry
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The registry entry of ``name``.
+
+    Raises
+    ------
+    ValueError
+        Unknown model name (the message lists the known ones).
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models are {known_models()}")
+    return MODELS[name]
+
+
+def model_target(name: str):
+    """What a worker needs to find the model: its ``"module:function"`` path or the callable."""
+    return model_entry(name).point
+
+
+def get_model(name: str):
+    """Import and return the point function of model ``name``.
+
+    Raises
+    ------
+    ValueError
+        Unknown model, or a registered model that cannot be imported; the message names the
+        model, its path, the import error and the known models.
+    """
+    target = model_target(name)
+    cached = _RESOLVED.get(name)
+    if cached is not None and cached[0] is target:
+        return cached[1]
+    func = resolve_target(target, name)
+    _RESOLVED[name] = (target, func)
+    return func
+
+
+def resolve_target(target, name: str = "?"):
+    """Turn a registry entry's point (callable or ``"module:function"``) into the callable."""
+    if callable(target):
+        return target
+    module_name, func_name = _split(name, target)
+    try:
+        module = importlib.import_module(module_name)
+        func = getattr(module, func_name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(
+            f"model {name!r} is registered as {target!r} but cannot be imported "
+            f"({type(exc).__name__}: {exc}); known models are {known_models()}"
+        ) from exc
+    if not callable(func):
+        raise ValueError(f"model {name!r}: {target!r} is not callable")
+    return func
+
+
+def check_point(name: str, params: dict) -> None:
+    """Run model ``name``'s own parameter check on ``params`` (without ``model``).
+
+    Raises
+    ------
+    ValueError
+        Unknown model, or a bad parameter (the message names the model and the parameter).
+    """
+    entry = model_entry(name)
+    if entry.check is None:
+        return
+    try:
+        entry.check(dict(params))
+    except ValueError as exc:
+        raise ValueError(f"model {name!r}: {exc}") from exc
+
+
+def _same(value, default) -> bool:
+    if isinstance(value, numbers.Real) and isinstance(default, numbers.Real) \
+            and not isinstance(value, bool) and not isinstance(default, bool):
+        v, dflt = float(value), float(default)
+        return v == dflt or (math.isnan(v) and math.isnan(dflt))
+    return value == default
+
+
+def point_identity(name: str, params: dict) -> dict:
+    """The parameters that identify a point of model ``name``: hashed for stores and seeds.
+
+    Parameters at the model's default value are dropped and the model's schema version is
+    added as ``"schema"`` when it is above 1 (schema 1 adds nothing, so points of a model that
+    never changed keep their historical keys). Unknown models are returned unchanged.
+    """
+    entry = MODELS.get(name)
+    if entry is None:
+        return dict(params)
+    out = {k: v for k, v in params.items()
+           if not (k in entry.defaults and _same(v, entry.defaults[k]))}
+    if entry.schema > 1:
+        out["schema"] = entry.schema
+    return out
+
+
+def _split(name: str, path: str) -> tuple:
+    module_name, sep, func_name = path.partition(":")
+    if not sep or not module_name or not func_name:
+        raise ValueError(
+            f"model {name!r}: path must look like 'package.module:function', got {path!r}"
+        )
+    return module_name, func_name
