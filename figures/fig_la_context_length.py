@@ -1,16 +1,16 @@
 """Paper Fig. 2: linear-attention error vs context length alpha = ell/d, for several kappa.
 
-Lu, Letey, Zavatone-Veth, Maiti & Pehlevan (arXiv:2405.11751), Fig. 2 (reference section 10),
-lambda = 1e-6:
+Lu, Letey, Zavatone-Veth, Maiti & Pehlevan (2024, arXiv:2405.11751), Fig. 2, lambda = 1e-6:
 
 * A: e_IDG vs alpha, tau = 0.5, rho = 0.5, kappa in {0.1, 0.3, 0.5, 0.7, 2};
 * B: e_ICL vs alpha, tau = 0.5, rho = 0.1, kappa in {0.2, 0.4, 0.5, 0.6, 1.5};
 * C: e_ICL vs alpha, tau = 20, rho = 0.5, kappa in {0.25, 0.75, 1, 1.1, 2}.
 
-For kappa < min(tau, 1) the ridgeless e_ICL grows linearly in alpha (reference section 5.6).
-Lines: theory at the realised ratios of the simulated d (K = round(kappa d) tasks, each used
-round(tau d^2/K) times); markers: Monte Carlo mean +- SE (exact O(d) sampler, so large alpha costs
-nothing). Finite-size gaps are O(1/d), largest for small kappa (few tasks: K = kappa d).
+For kappa < min(tau, 1) the ridgeless e_ICL grows linearly in alpha (Lu et al. 2024;
+``docs/theory/linear_attention.md``, "Decisions and findings"). Lines: theory at the realised
+ratios of the simulated d (K = round(kappa d) tasks, each used round(tau d^2/K) times); markers:
+Monte Carlo mean +- SE (exact O(d) sampler, so large alpha costs nothing). Finite-size gaps are
+O(1/d), largest for small kappa (few tasks: K = kappa d).
 
 Sizes: quick d = 32, 3 runs, 4 of the 6 alphas; ``--full`` d = 100, 10 runs. Store
 ``results/la_context_length/<quick|full>``.
@@ -23,13 +23,16 @@ Usage::
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
+from rmt_icl.reporting.figure import Figure
+from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
+from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.simulate.paths import ScalingPath
+from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
-NAME = "fig_la_context_length"
 STORE = "la_context_length"
 RIDGE = 1e-6
 PANELS = (
@@ -54,25 +57,14 @@ def _points(d, alpha_index):
 
 def realised(tau, kappa, d):
     """Realised (tau, kappa) = (n/d^2, K/d) at dimension d (alpha does not affect them)."""
-    from rmt_icl.simulate.paths import ScalingPath
-
     s = ScalingPath(alpha=1.0, tau=tau, kappa=kappa).sizes(d)
     return s.tau, s.kappa
 
 
-def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None,
-            results_dir=None, backend: str = "processes") -> dict:
+def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "processes") -> dict:
     """Simulate the markers through the sweep store and evaluate the theory curves."""
-    from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
-    from rmt_icl.reporting.studies import sweep_summary
-    from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
-
-    cfg = dict(QUICK if quick else FULL)
-    cfg.update({k: v for k, v in (("d", d), ("runs", runs)) if v is not None})
-    t0 = time.perf_counter()
     table = sweep_summary(STORE, _points(cfg["d"], cfg["alpha_index"]), runs=cfg["runs"],
-                          quick=quick,
-                          results_dir=results_dir, backend=backend)
+                          quick=quick, results_dir=results_dir, backend=backend)
     alpha = np.logspace(np.log10(0.5), 3.2, 300)
     curves, tables, gaps, rel = {}, {}, [], []
     for key, q, tau, rho, kappas, _ in PANELS:
@@ -95,7 +87,6 @@ def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None
         "sizes": sizes_text(cfg["d"], cfg["runs"]),
         "d": cfg["d"], "runs": cfg["runs"],
         "alpha": alpha, "curves": curves, "tables": tables,
-        "seconds": time.perf_counter() - t0,
     }
 
 
@@ -103,9 +94,6 @@ def draw(results: dict):
     """Three panels, one per (quantity, tau, rho), error vs alpha on log-log axes."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
     labels = {"icl": r"$e_{\mathrm{ICL}}$", "idg": r"$e_{\mathrm{IDG}}$"}
     for ax, (key, q, tau, rho, kappas, _) in zip(axes, PANELS, strict=True):
@@ -129,17 +117,8 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s; max |sim - theory| = "
-          f"{results['max_gap_se']:.2f} SE, max relative gap {results['max_rel_gap']:.3f}")
-
-
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="paper sizes (d=100, 10 runs)",
-                       backend="processes", report=_report)
-
+FIGURE = Figure(globals(), full_help="paper sizes (d=100, 10 runs)", backend="processes")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

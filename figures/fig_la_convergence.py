@@ -1,16 +1,17 @@
 """Convergence of linear-attention simulations to the theory as d grows, at fixed ratios.
 
 At fixed (tau, alpha, kappa, rho, lambda) the finite-d simulation approaches the
-deterministic equivalent with an O(1/d) bias, slowest for kappa < 1 and near tau = 1
-(reference section 8). The figure plots the relative gap (sim - theory)/theory of e_ICL (filled)
-and e_IDG (open, finite kappa) against 1/d, with the weighted least-squares line through the
-origin, gap = c/d. Points:
+deterministic equivalent of Lu et al. (2024, arXiv:2405.11751) with an O(1/d) bias, slowest for
+kappa < 1 and near tau = 1. The figure plots the relative gap (sim - theory)/theory of e_ICL
+(filled) and e_IDG (open, finite kappa) against 1/d, with the weighted least-squares line
+through the origin, gap = c/d. Points:
 
 * kappa < 1, near-ridgeless: (tau, alpha, kappa, rho, lambda) = (2, 10, 0.5, 0.01, 1e-5);
 * kappa > 1, ridge 0.1: (3, 2, 2, 0.1, 0.1)  -- also a check of e_IDG = tau c(lambda);
 * kappa = inf, ridge 0.1: (2, 10, inf, 0.01, 0.1).
 
-Theory values are taken at the *realised* ratios of each d. Sizes: quick d = 20, 40, 80 with
+Theory values are taken at the *realised* ratios of each d; the reported gap is the largest
+|sim - theory| / SE at the largest d. Sizes: quick d = 20, 40, 80 with
 6, 3, 2 runs; ``--full`` d = 20, 40, 60, 80, 100 with 16, 8, 6, 4, 3 runs. Stores
 ``results/la_convergence/d<d>/<quick|full>``.
 
@@ -23,13 +24,15 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
 import numpy as np
+import pandas as pd
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.experiments.la_validation import max_gap_se
+from rmt_icl.reporting.figure import Figure
+from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
+from rmt_icl.reporting.style import MARKERS, PALETTE
 
-NAME = "fig_la_convergence"
 STORE = "la_convergence"
 POINTS = (
     ("kappa=0.5, lambda=1e-5", dict(tau=2.0, alpha=10.0, kappa=0.5, rho=0.01, ridge=1e-5)),
@@ -48,21 +51,8 @@ def _fit_c(d, gap, se):
     return c, float(1.0 / math.sqrt(np.sum(w * x * x)))
 
 
-def compute(quick: bool = True, *, ds=None, runs=None, results_dir=None,
-            backend: str = "processes") -> dict:
+def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "processes") -> dict:
     """Simulate each point at each d (sweep stores); relative gaps and their 1/d fits."""
-    import pandas as pd
-
-    from rmt_icl.experiments.la_validation import max_gap_se
-
-    from rmt_icl.reporting.studies import sweep_summary
-
-    cfg = dict(QUICK if quick else FULL)
-    if ds is not None:
-        cfg["ds"] = tuple(ds)
-    if runs is not None:
-        cfg["runs"] = tuple(runs) if np.ndim(runs) else (runs,) * len(cfg["ds"])
-    t0 = time.perf_counter()
     tables = []
     for d, r in zip(cfg["ds"], cfg["runs"], strict=True):
         pts = [dict(p, d=d) for _, p in POINTS]
@@ -85,11 +75,9 @@ def compute(quick: bool = True, *, ds=None, runs=None, results_dir=None,
         "comparison": "relative gap (sim - theory)/theory of e_ICL, e_IDG vs d at fixed "
                       "ratios (3 points incl. kappa<1)",
         "max_gap_se": max_gap_se(largest_d, ("icl", "idg")),
-        "max_gap_se_note": f"at the largest d = {max(cfg['ds'])}",
         "sizes": "d=" + ", ".join(str(d) for d in cfg["ds"]) + ", runs="
                  + ", ".join(str(r) for r in cfg["runs"]),
         "table": table, "fits": fits, "ds": cfg["ds"],
-        "seconds": time.perf_counter() - t0,
     }
 
 
@@ -97,9 +85,6 @@ def draw(results: dict):
     """Relative gap vs 1/d with error bars and the fitted c/d lines."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     fig, ax = plt.subplots(figsize=(7, 4.6), constrained_layout=True)
     tab = results["table"]
     xs = np.linspace(0, 1.05 / min(results["ds"]), 50)
@@ -125,21 +110,17 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s")
-    for (lab, q), (c, c_se) in results["fits"].items():
-        print(f"  {lab:24s} {q}: relative gap = c/d with c = {c:.3f} ± {c_se:.3f}")
+def summary(results: dict) -> str:
+    """The fitted c of each point and quantity, and the table of means against the theory."""
+    lines = [f"  {lab:24s} {q}: relative gap = c/d with c = {c:.3f} ± {c_se:.3f}"
+             for (lab, q), (c, c_se) in results["fits"].items()]
     cols = ["label", "d", "icl_mean", "icl_se", "theory_icl_mean", "idg_mean", "idg_se",
             "theory_idg_mean"]
-    print(results["table"][cols].to_string(index=False))
+    return "\n".join([*lines, results["table"][cols].to_string(index=False)])
 
 
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="d = 20..100",
-                       backend="processes", report=_report)
-
+FIGURE = Figure(globals(), full_help="d = 20..100", backend="processes")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

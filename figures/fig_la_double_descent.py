@@ -1,6 +1,6 @@
 """Paper Fig. 1: sample-wise double descent of ridge-pretrained linear attention in tau = n/d^2.
 
-Lu, Letey, Zavatone-Veth, Maiti & Pehlevan (arXiv:2405.11751), Fig. 1 (reference section 10).
+Lu, Letey, Zavatone-Veth, Maiti & Pehlevan (2024, arXiv:2405.11751), Fig. 1.
 
 * A: e_ICL vs tau for alpha in {1, 10, 100}, kappa = 0.5, rho = 0.01;
 * B: e_IDG for the same runs;
@@ -11,7 +11,7 @@ Lines: deterministic-equivalent theory (:mod:`rmt_icl.theory.linear_attention`) 
 simulated lambda (1e-5 stands in for ridgeless, as in the paper). Markers: finite-d Monte Carlo
 (:func:`rmt_icl.simulate.linear_attention.simulate_point`: exact O(d) sampler, ridge fit,
 exact test error), mean +- one standard error over independent runs. Simulations are expected
-above theory by O(1/d), most near tau = 1 and for kappa < 1 (reference section 8); the
+above theory by O(1/d), most near tau = 1 and for kappa < 1 (see ``fig_la_convergence``); the
 reported gaps in SE use the theory at the *realised* ratios.
 
 Sizes: quick d = 40, 3 runs; ``--full`` d = 100, 10 runs (the paper's). Simulations go through
@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
 import numpy as np
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
+from rmt_icl.reporting.figure import Figure
+from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
+from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
-NAME = "fig_la_double_descent"
 STORE = "la_double_descent"
 RHO = 0.01
 TAUS_AB = (0.2, 0.5, 0.85, 1.15, 1.5, 2.0)
@@ -54,20 +56,12 @@ def _points(d):
     return ab, c
 
 
-def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None,
-            results_dir=None, backend: str = "processes") -> dict:
+def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "processes") -> dict:
     """Simulate the markers (through the sweep store) and evaluate the theory lines.
 
     Returns a dict with ``"ab"`` and ``"c"`` summary tables (one row per simulated point),
     theory curves, ``"comparison"``, ``"max_gap_se"``, ``"max_rel_gap"``, ``"sizes"``.
     """
-    from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
-    from rmt_icl.reporting.studies import sweep_summary
-    from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
-
-    cfg = dict(QUICK if quick else FULL)
-    cfg.update({k: v for k, v in (("d", d), ("runs", runs)) if v is not None})
-    t0 = time.perf_counter()
     pts_ab, pts_c = _points(cfg["d"])
     ab = sweep_summary(STORE, pts_ab + pts_c, runs=cfg["runs"], quick=quick,
                        results_dir=results_dir, backend=backend)
@@ -98,7 +92,6 @@ def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None
         "d": cfg["d"], "runs": cfg["runs"],
         "ab": tab_ab, "c": tab_c, "tau": tau, "tau_c": tau_c,
         "curves_ab": curves_ab, "curves_c": curves_c,
-        "seconds": time.perf_counter() - t0,
     }
 
 
@@ -107,9 +100,6 @@ def draw(results: dict):
     several ridges (C)."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
     tab = results["ab"]
     for ax, q, label in ((axes[0], "icl", r"$e_{\mathrm{ICL}}$"),
@@ -149,18 +139,14 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s; max |sim - theory| = "
-          f"{results['max_gap_se']:.2f} SE ({results['max_gap_se_off_peak']:.2f} SE away from "
-          f"tau ~ 1 with tiny ridge), max relative gap {results['max_rel_gap']:.3f}")
+def summary(results: dict) -> str:
+    """The largest gap away from the finite-d interpolation peak."""
+    return (f"max gap {results['max_gap_se_off_peak']:.2f} SE away from tau ~ 1 with tiny "
+            "ridge")
 
 
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="paper sizes (d=100, 10 runs)",
-                       backend="processes", report=_report)
-
+FIGURE = Figure(globals(), full_help="paper sizes (d=100, 10 runs)", backend="processes")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,12 +1,13 @@
 """Paper Fig. 3 (theory only): where the ridgeless linear-attention error is non-monotone in alpha.
 
-Lu, Letey, Zavatone-Veth, Maiti & Pehlevan (arXiv:2405.11751), Fig. 3. For each (kappa, rho)
-cell the ridgeless error ``e(alpha)`` is scanned over log-spaced ``alpha in [1e-2, 1e3]``; the
-cell shows the alpha of the first interior local minimum (a dip of more than ``tol = 1e-5`` on
-both sides), grey if the curve has none (monotone up to ``tol``). Panels: ``e_ICL`` at
-``tau = 0.5``, ``e_IDG`` at ``tau = 0.5``, ``e_ICL`` at ``tau = 20``. White markers: the
-``(kappa, rho)`` curves of the paper's Fig. 2; dashed line: ``kappa = min(tau, 1)``, below which
-the ridgeless e_ICL grows linearly in alpha (reference section 5.6).
+Lu, Letey, Zavatone-Veth, Maiti & Pehlevan (2024, arXiv:2405.11751), Fig. 3. For each
+(kappa, rho) cell the ridgeless error ``e(alpha)`` is scanned over log-spaced
+``alpha in [1e-2, 1e3]``; the cell shows the alpha of the first interior local minimum (a dip of
+more than ``tol = 1e-5`` on both sides), grey if the curve has none (monotone up to ``tol``).
+Panels: ``e_ICL`` at ``tau = 0.5``, ``e_IDG`` at ``tau = 0.5``, ``e_ICL`` at ``tau = 20``. White
+markers: the ``(kappa, rho)`` curves of the paper's Fig. 2; dashed line: ``kappa = min(tau, 1)``,
+below which the ridgeless e_ICL grows linearly in alpha (Lu et al. 2024;
+``docs/theory/linear_attention.md``, "Decisions and findings").
 
 Grid: quick 101 kappa x 60 rho x 250 alpha (a few seconds); ``--full`` is the paper's
 401 x 300 x 500 (kappa in [0.1, 2.1], rho in [0.01, 1]).
@@ -19,11 +20,10 @@ Usage::
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.reporting.figure import Figure
 from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
 PANELS = (
@@ -69,24 +69,22 @@ def _panel_map(quantity, tau, kappa, rho, alpha, chunk_rows=8):
     return out
 
 
-def compute(quick: bool = True) -> dict:
+def run(cfg: dict, *, quick: bool) -> dict:
     """Compute the three maps (ridgeless theory only). Returns arrays plus summary numbers."""
-    sizes = QUICK if quick else FULL
-    kappa = np.linspace(0.1, 2.1, sizes["n_kappa"])
-    rho = np.linspace(0.01, 1.0, sizes["n_rho"])
-    alpha = np.logspace(-2, 3, sizes["n_alpha"])
-    t0 = time.perf_counter()
-    maps, summary = {}, {}
+    kappa = np.linspace(0.1, 2.1, cfg["n_kappa"])
+    rho = np.linspace(0.01, 1.0, cfg["n_rho"])
+    alpha = np.logspace(-2, 3, cfg["n_alpha"])
+    maps, fractions = {}, {}
     for key, quantity, tau, _, _ in PANELS:
         amin = _panel_map(quantity, tau, kappa, rho, alpha)
         maps[key] = amin
         line = min(tau, 1.0)
         nonmono = np.isfinite(amin)
-        # Linear growth in alpha (section 5.6): e(1e9) > 5 e(1e8) means e ~ slope * alpha.
+        # Linear growth in alpha (Lu et al. 2024): e(1e9) > 5 e(1e8) means e ~ slope alpha
         fn = linear_attention_icl_error if quantity == "icl" else linear_attention_idg_error
         e8, e9 = (fn(tau, a, kappa[None, :], rho[:, None]) for a in (1e8, 1e9))
         growing = e9 > 5.0 * e8
-        summary[key] = {
+        fractions[key] = {
             "nonmonotone_fraction_left_of_line": float(nonmono[:, kappa < line].mean()),
             "nonmonotone_fraction_right_of_line": float(nonmono[:, kappa > line].mean()),
             "linear_growth_fraction_left_of_line": float(growing[:, kappa < line].mean()),
@@ -103,8 +101,7 @@ def compute(quick: bool = True) -> dict:
         "rho": rho,
         "alpha": alpha,
         "maps": maps,
-        "summary": summary,
-        "seconds": time.perf_counter() - t0,
+        "summary": fractions,
     }
 
 
@@ -113,9 +110,6 @@ def draw(results: dict):
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    from rmt_icl.reporting.style import apply_style
-
-    apply_style()
     kappa, rho, alpha = results["kappa"], results["rho"], results["alpha"]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), sharey=True, constrained_layout=True)
     cmap = plt.get_cmap("viridis").copy()
@@ -145,24 +139,20 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: computed in {results['seconds']:.1f} s")
-    for key, s in results["summary"].items():
-        print(
-            f"  {key}: fraction of cells left | right of kappa = min(tau, 1): non-monotone "
-            f"{s['nonmonotone_fraction_left_of_line']:.3f} | "
-            f"{s['nonmonotone_fraction_right_of_line']:.3f}; growing linearly in alpha "
-            f"{s['linear_growth_fraction_left_of_line']:.3f} | "
-            f"{s['linear_growth_fraction_right_of_line']:.3f}"
-        )
+def summary(results: dict) -> str:
+    """Per panel, the fractions of non-monotone and linearly growing cells on each side of
+    ``kappa = min(tau, 1)``."""
+    return "\n".join(
+        f"  {key}: fraction of cells left | right of kappa = min(tau, 1): non-monotone "
+        f"{s['nonmonotone_fraction_left_of_line']:.3f} | "
+        f"{s['nonmonotone_fraction_right_of_line']:.3f}; growing linearly in alpha "
+        f"{s['linear_growth_fraction_left_of_line']:.3f} | "
+        f"{s['linear_growth_fraction_right_of_line']:.3f}"
+        for key, s in results["summary"].items())
 
 
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="paper grid 401 x 300 x 500",
-                       report=_report)
-
+FIGURE = Figure(globals(), full_help="paper grid 401 x 300 x 500")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,9 +1,9 @@
 """Paper Fig. 4: the memorisation -> in-context-learning transition in task diversity kappa.
 
-Lu, Letey, Zavatone-Veth, Maiti & Pehlevan (arXiv:2405.11751), Fig. 4 (reference section 10):
-the task-generalisation gap g_task = e_ICL - e_IDG vs kappa = K/d at rho = 0.01, tau = 0.2 alpha;
+Lu, Letey, Zavatone-Veth, Maiti & Pehlevan (2024, arXiv:2405.11751), Fig. 4: the
+task-generalisation gap g_task = e_ICL - e_IDG vs kappa = K/d at rho = 0.01, tau = 0.2 alpha;
 panel A alpha in {6, 10, 20}, panel B alpha in {10, 20, 40}. As alpha, tau -> inf the gap
-tends to (1 - kappa)_+ (reference section 5.6). The paper's dMMSE overlay is not drawn.
+tends to (1 - kappa)_+ (Lu et al. 2024). The paper's dMMSE overlay is not drawn.
 
 Lines: ridgeless theory. Markers (at the realised kappa = K/d): Monte Carlo with
 lambda = 1e-6, mean +- SE of the per-run gap (ICL and IDG errors of the same fitted Gamma,
@@ -22,13 +22,15 @@ Usage::
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.experiments.la_validation import max_gap_se, sizes_text
+from rmt_icl.reporting.figure import Figure
+from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
+from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
-NAME = "fig_la_task_diversity"
 STORE = "la_task_diversity"
 RHO = 0.01
 RIDGE = 1e-6
@@ -45,16 +47,8 @@ def _alphas():
     return sorted({a for _, alphas in PANELS for a in alphas})
 
 
-def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None,
-            results_dir=None, backend: str = "processes") -> dict:
+def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "processes") -> dict:
     """Simulate g_task at each (alpha, kappa) through the sweep store; theory curves."""
-    from rmt_icl.experiments.la_validation import max_gap_se, sizes_text
-    from rmt_icl.reporting.studies import sweep_summary
-    from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
-
-    cfg = dict(QUICK if quick else FULL)
-    cfg.update({k: v for k, v in (("d", d), ("runs", runs)) if v is not None})
-    t0 = time.perf_counter()
     pts = [dict(d=cfg["d"], alpha=a, tau=0.2 * a, kappa=k, rho=RHO, ridge=RIDGE)
            for a in _alphas() for k in cfg["kappas"]]
     table = sweep_summary(STORE, pts, runs=cfg["runs"], quick=quick, results_dir=results_dir,
@@ -72,7 +66,6 @@ def compute(quick: bool = True, *, d: int | None = None, runs: int | None = None
         "sizes": sizes_text(cfg["d"], cfg["runs"], f"{len(cfg['kappas'])} kappas"),
         "d": cfg["d"], "runs": cfg["runs"],
         "table": table, "kappa": kappa, "curves": curves,
-        "seconds": time.perf_counter() - t0,
     }
 
 
@@ -80,9 +73,6 @@ def draw(results: dict):
     """Two panels of g_task vs kappa (log x), theory lines over simulation markers."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True, sharey=True)
     tab = results["table"]
     colours = {a: PALETTE[i] for i, a in enumerate(_alphas())}
@@ -108,17 +98,14 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s; max |sim - theory| = "
-          f"{results['max_gap_se']:.2f} SE, max |gap difference| {results['max_abs_gap']:.3f}")
+def summary(results: dict) -> str:
+    """The largest absolute difference between the simulated and the theoretical g_task."""
+    return f"max |g_task(sim) - g_task(theory)| = {results['max_abs_gap']:.3f}"
 
 
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="paper sizes (d=100, 10 runs, 31 kappas)",
-                       backend="processes", report=_report)
-
+FIGURE = Figure(globals(), full_help="paper sizes (d=100, 10 runs, 31 kappas)",
+                backend="processes")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

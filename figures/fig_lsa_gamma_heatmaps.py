@@ -1,14 +1,14 @@
 """Trained one-layer LSA vs theory: Gamma_eff heatmaps next to the optimal Gamma*.
 
-Mahankali, Hashimoto & Ma (arXiv:2307.03576); Zhang, Frei & Bartlett (arXiv:2306.09927). Three
-settings, each trained from a random initialisation (merged parametrisation, Adam, exact
-gradients, fresh prompts) with :func:`rmt_icl.lsa.train_lsa`:
+Mahankali, Hashimoto & Ma (2023, arXiv:2307.03576); Zhang, Frei & Bartlett (2023,
+arXiv:2306.09927). Three settings, each trained from a random initialisation (merged
+parametrisation, Adam, exact gradients, fresh prompts) with :func:`rmt_icl.lsa.train_lsa`:
 
 * isotropic x, w ~ N(0, I_5), n = 20, sigma = 0.5: Gamma* = c* I;
 * spiked x ~ N(0, I_5 + 3 e1 e1^T), w ~ N(0, I), n = 20, sigma = 0.5: the ZFB / Ahn preconditioner
   (ZFB initialisation, see docs/theory/one_step_gd.md);
-* general Sigma_x (correlated), Sigma_w = diag(0.5, 1.5, 1), n = 10, sigma = 0.5: reference
-  section 6 "General" case (ZFB initialisation).
+* general Sigma_x (correlated), Sigma_w = diag(0.5, 1.5, 1), n = 10, sigma = 0.5: the "General
+  Gaussian" closed form of ``docs/theory/one_step_gd.md`` (ZFB initialisation).
 
 With anisotropic covariates a fully random start (every weight i.i.d. N(0, 0.01^2)) stalls in
 about half of the seeds at a non-global stationary point where p_x q_yx^T carries the
@@ -26,13 +26,12 @@ Usage::
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
 from rmt_icl.lsa.data import PromptDistribution, parse_cov
 from rmt_icl.lsa.train import evaluate_lsa, train_lsa
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.reporting.figure import Figure
 
 SIGX = np.array([[2, 0.5, 0], [0.5, 1, 0.3], [0, 0.3, 0.5]])
 SETTINGS = (
@@ -47,10 +46,8 @@ QUICK = dict(steps=1000, batch_size=1024, lr=2e-2, test_prompts=100_000)
 FULL = dict(steps=6000, batch_size=4096, lr=3e-3, test_prompts=1_000_000)
 
 
-def compute(quick: bool = True, seed: int = 0) -> dict:
+def run(cfg: dict, *, quick: bool, seed: int = 0) -> dict:
     """Train the three LSAs, evaluate them, and collect Gamma_eff, Gamma*, losses."""
-    cfg = QUICK if quick else FULL
-    t0 = time.perf_counter()
     rows = {}
     for key, _, kw, init in SETTINGS:
         dist = PromptDistribution(**kw)
@@ -71,7 +68,6 @@ def compute(quick: bool = True, seed: int = 0) -> dict:
         "sizes": (f"steps={cfg['steps']}, batch={cfg['batch_size']}, "
                   f"test prompts={cfg['test_prompts']}"),
         "rows": rows,
-        "seconds": time.perf_counter() - t0,
     }
 
 
@@ -79,9 +75,6 @@ def draw(results: dict):
     """Heatmaps: Gamma_eff (top), Gamma* (middle), difference (bottom), one column per setting."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import apply_style
-
-    apply_style()
     fig, axes = plt.subplots(3, len(SETTINGS), figsize=(4.2 * len(SETTINGS), 10.5),
                              constrained_layout=True)
     for j, (key, title, _, _) in enumerate(SETTINGS):
@@ -116,19 +109,16 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: computed in {results['seconds']:.1f} s")
-    for key, r in results["rows"].items():
-        print(f"  {key}: rel. Frobenius {r['rel']:.4f}, loss {r['loss']:.5f} +- {r['se']:.5f} "
-              f"vs L* {r['loss_star']:.5f} ({r['gap_se']:.2f} SE)")
+def summary(results: dict) -> str:
+    """Per setting: the relative Frobenius distance and the loss against L*."""
+    return "\n".join(
+        f"  {key}: rel. Frobenius {r['rel']:.4f}, loss {r['loss']:.5f} +- {r['se']:.5f} "
+        f"vs L* {r['loss_star']:.5f} ({r['gap_se']:.2f} SE)"
+        for key, r in results["rows"].items())
 
 
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="6000 Adam steps, batch 4096, 1e6 test",
-                       report=_report)
-
+FIGURE = Figure(globals(), full_help="6000 Adam steps, batch 4096, 1e6 test")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,9 @@
 """Loss vs context length n: the optimal one-layer LSA (= one GD step) next to its comparators.
 
-Isotropic x, w ~ N(0, I_d), label noise sigma. All curves are the pretraining loss E(y_hat - y_q)^2
-with the query noise included (clean risk + sigma^2):
+Mahankali, Hashimoto & Ma (2023, arXiv:2307.03576): the optimal one-layer linear
+self-attention is one step of gradient descent. Isotropic x, w ~ N(0, I_d), label noise sigma.
+All curves are the pretraining loss E(y_hat - y_q)^2 with the query noise included
+(clean risk + sigma^2):
 
 * optimal LSA / one GD step, L* = sigma^2 + d(d+1+sigma^2)/(n+d+1+sigma^2) (closed form), with
   Monte Carlo markers: an independent line search over the step on simulated prompts (mean +- SE);
@@ -9,6 +11,8 @@ with the query noise included (clean risk + sigma^2):
   Marchenko-Pastur approximation;
 * least squares (min-norm below d; exact; infinite for |n - d| <= 1);
 * k-step GD with a tuned constant step, k = 2, 4 (Wishart-eigenvalue Monte Carlo).
+
+Formulas: ``docs/theory/one_step_gd.md`` ("Closed forms", "Comparators").
 
 Usage::
 
@@ -18,11 +22,12 @@ Usage::
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.core.stats import mean_se
+from rmt_icl.reporting.figure import Figure
+from rmt_icl.reporting.style import MARKERS, PALETTE
 from rmt_icl.theory import (
     bayes_ridge_risk,
     bayes_ridge_risk_mp,
@@ -39,7 +44,6 @@ FULL = dict(n_max=120, step=1, draws=100_000, gd_draws=50_000, mc_prompts=1_000_
 KS = (2, 4)
 
 
-
 def _mc_line_search(rng, n, d, s2, N, chunk=50_000):
     """MC loss of the MC-optimal step c_hat (plain prompts): mean and SE."""
     ps, ys = [], []
@@ -53,13 +57,12 @@ def _mc_line_search(rng, n, d, s2, N, chunk=50_000):
         ys.append(y[:, n])
     p, y = np.concatenate(ps), np.concatenate(ys)
     c = np.mean(p * y) / np.mean(p * p)
-    err = (c * p - y) ** 2
-    return float(err.mean()), float(err.std(ddof=1) / np.sqrt(err.size)), float(c)
+    mean, se = mean_se((c * p - y) ** 2)
+    return mean, se, float(c)
 
 
-def compute(quick: bool = True, seed: int = 0) -> dict:
-    cfg = QUICK if quick else FULL
-    t0 = time.perf_counter()
+def run(cfg: dict, *, quick: bool, seed: int = 0) -> dict:
+    """The closed-form L*(n), its comparators, and Monte Carlo line searches at ``mc_n``."""
     s2 = SIGMA**2
     n = np.arange(1, cfg["n_max"] + 1, cfg["step"])
     lsa = np.asarray(one_step_gd_optimum(n, D, s2).loss)
@@ -80,16 +83,13 @@ def compute(quick: bool = True, seed: int = 0) -> dict:
                   "draws/point, "
                   f"{cfg['mc_prompts']} MC prompts/point"),
         "n": n, "lsa": lsa, "bayes": bayes, "bayes_mp": bayes_mp, "ls": ls, "gd": gd,
-        "mc_n": np.array(cfg["mc_n"]), "mc": mc, "seconds": time.perf_counter() - t0,
+        "mc_n": np.array(cfg["mc_n"]), "mc": mc,
     }
 
 
 def draw(results: dict):
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     fig, ax = plt.subplots(figsize=(7.5, 5))
     n = results["n"]
     s2 = SIGMA**2
@@ -117,17 +117,8 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: computed in {results['seconds']:.1f} s; "
-          f"max |MC - theory| = {results['max_gap_se']:.2f} SE")
-
-
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="every n up to 120, 1e5 draws, 1e6 MC",
-                       report=_report)
-
+FIGURE = Figure(globals(), full_help="every n up to 120, 1e5 draws, 1e6 MC")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,14 +1,15 @@
 """The optimal LSA preconditioner's spectrum vs the covariate spectrum.
 
 For x ~ N(0, Sigma) and w ~ N(0, I) the optimal one-layer LSA is GD preconditioned by
-(Zhang-Frei-Bartlett, Ahn et al.; reference section 3.2)
+(Zhang, Frei & Bartlett 2023; Ahn et al. 2023; ``docs/theory/one_step_gd.md``,
+"Closed forms")
 
     Gamma* = ( ((n+1)/n) Sigma + ((tr Sigma + sigma^2)/n) I )^{-1},
 
 which shares Sigma's eigenvectors, with eigenvalues g_k = 1/((n+1)/n lambda_k + (tr Sigma +
 sigma^2)/n). It tends to Sigma^{-1} as n -> inf; at finite n the ridge term (tr Sigma +
 sigma^2)/n caps it, so low-variance directions are under-weighted (lambda_k g_k < 1). For the prior
-w ~ N(0, Sigma^{-1}) (Mahankali Theorem 2) it is exactly c* Sigma^{-1}.
+w ~ N(0, Sigma^{-1}) (Mahankali et al. 2023, Theorem 2) it is exactly c* Sigma^{-1}.
 
 Panels: (a) g_k vs lambda_k for several n, d = 20, Sigma with log-spaced spectrum in
 [0.1, 10]; (b) lambda_k g_k, the per-direction GD step after preconditioning; (c) a trained LSA
@@ -23,13 +24,13 @@ Usage::
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
 from rmt_icl.lsa.data import PromptDistribution
 from rmt_icl.lsa.train import evaluate_lsa, train_lsa
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.reporting.figure import Figure
+from rmt_icl.reporting.style import MARKERS, PALETTE
 from rmt_icl.theory import one_step_gd_optimum, optimal_lsa
 
 D, SIGMA = 20, 0.5
@@ -40,10 +41,8 @@ QUICK = dict(steps=1000, batch_size=1024, lr=2e-2, test_prompts=100_000)
 FULL = dict(steps=6000, batch_size=4096, lr=3e-3, test_prompts=1_000_000)
 
 
-
-def compute(quick: bool = True, seed: int = 0) -> dict:
-    cfg = QUICK if quick else FULL
-    t0 = time.perf_counter()
+def run(cfg: dict, *, quick: bool, seed: int = 0) -> dict:
+    """Gamma*'s spectrum for several n (closed form) and a trained LSA against its Gamma*."""
     s2 = SIGMA**2
     lam = np.logspace(-1, 1, D)
     # Sigma is diagonal, so Gamma* is diagonal and its k-th diagonal entry pairs with lambda_k
@@ -69,16 +68,12 @@ def compute(quick: bool = True, seed: int = 0) -> dict:
         "rel": float(np.linalg.norm(res.gamma_eff - gamma_star) / np.linalg.norm(gamma_star)),
         "loss": ev.loss, "se": ev.se, "loss_star": loss_star,
         "c_star": float(one_step_gd_optimum(20, D, s2).step),
-        "seconds": time.perf_counter() - t0,
     }
 
 
 def draw(results: dict):
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
     lam = results["lam"]
     ax = axes[0]
@@ -121,17 +116,13 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: computed in {results['seconds']:.1f} s; trained rel. Frobenius "
-          f"{results['rel']:.4f}; loss gap {results['max_gap_se']:.2f} SE")
+def summary(results: dict) -> str:
+    """The trained LSA's relative Frobenius distance to Gamma*."""
+    return f"trained rel. Frobenius {results['rel']:.4f}"
 
 
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="6000 Adam steps, batch 4096, 1e6 test",
-                       report=_report)
-
+FIGURE = Figure(globals(), full_help="6000 Adam steps, batch 4096, 1e6 test")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,14 +1,15 @@
 """Random transformer: ICL error vs context length alpha = ell/d, for several activations.
 
-After Demir & Dogan (arXiv:2509.15152; reference ``random_transformer_theory.md`` sections 3, 5).
-Path: tau = n/d^2 = 2, psi = k/n = 0.5, kappa = inf (fresh tasks), rho = 1e-4,
-lambda_bar = 0.2 (the toolkit's RT ridge), tanh target, LA scaling of the y^2 column.
+After Demir & Dogan (2025, arXiv:2509.15152). Path: tau = n/d^2 = 2, psi = k/n = 0.5,
+kappa = inf (fresh tasks), rho = 1e-4, lambda_bar = 0.2 (the toolkit's RT ridge), tanh target,
+linear-attention scaling of the y^2 column.
 
 * markers: the RT, ``y = a^T sigma(F vec H_Z)/sqrt(k)``, mean +- SE over runs, for
   sigma in {relu, tanh, erf, gelu, identity};
 * lines: its Hermite-equivalent model on the same prompts, F and noise (degree 4 for relu and
-  gelu, 3 for tanh and erf -- the parity classes p = 4 = 5 and 3 = 4 of reference section 5;
-  degree 1 for the identity, where the Hermite model IS the RT), mean +- SE (band);
+  gelu, 3 for tanh and erf -- the parity classes p = 4 = 5 and 3 = 4 of
+  ``docs/theory/random_transformer.md``, section 6.2; degree 1 for the identity, where the
+  Hermite model IS the RT), mean +- SE (band);
 * black dashed: the linear transformer on the same prompts (ridge lambda_LA = d t lambda_bar/n,
   the identity RT's infinite-width limit); dotted: E y^2 (the zero predictor).
 
@@ -27,56 +28,29 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.reporting.figure import PairedFigure
+from rmt_icl.reporting.style import MARKERS, PALETTE
 
-NAME = "fig_rt_context_length"
 STORE = "rt_context_length"
 ALPHAS = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: activation -> Hermite degree drawn as its line
 ACTIVATIONS = {"relu": 4, "tanh": 3, "erf": 3, "gelu": 4, "identity": 1}
 PATH = {"tau": 2.0, "width_ratio": 0.5, "kappa": math.inf, "rho": 1e-4, "ridge": 0.2,
         "target": "tanh"}
+POINTS = [{"alpha": a, "activation": act, "degree": p, **PATH}
+          for act, p in ACTIVATIONS.items() for a in ALPHAS]
+SHARE_SEEDS_ACROSS = ("model", "activation", "degree")
+COMPARISON = ("e_ICL vs alpha: RT (markers) vs its Hermite model (lines), 5 activations, and "
+              "the linear transformer (paired, same prompts/F)")
 QUICK = dict(d=16, runs=3, n_test=2000)
 FULL = dict(d=48, runs=5, n_test=None)
 
 
-def points(cfg) -> list[dict]:
-    from rmt_icl.experiments.equivalence import figure_point
-
-    out = []
-    for act, p in ACTIVATIONS.items():
-        for a in ALPHAS:
-            out.append(figure_point(cfg, {"alpha": a, "activation": act, "degree": p, **PATH}))
-    return out
-
-
-def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
-    """Simulate every (activation, alpha) point through the sweep store; summarise."""
-    from rmt_icl.experiments.equivalence import figure_sizes, max_paired_gap_se
-    from rmt_icl.reporting.studies import paired_summary
-
-    cfg = dict(QUICK if quick else FULL)
-    t0 = time.perf_counter()
-    tab = paired_summary(STORE, points(cfg), runs=cfg["runs"], quick=quick,
-                         results_dir=results_dir, backend=backend,
-                         share_seeds_across=("model", "activation", "degree"))
-    return {
-        "comparison": "e_ICL vs alpha: RT (markers) vs its Hermite model (lines), 5 "
-                      "activations, and the linear transformer (paired, same prompts/F)",
-        "max_gap_se": max_paired_gap_se(tab),
-        "sizes": figure_sizes(cfg),
-        "table": tab, "seconds": time.perf_counter() - t0,
-    }
-
-
 def draw(results: dict):
+    """One panel: e_ICL vs alpha, RT markers over Hermite bands, the linear transformer."""
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     tab = results["table"]
     fig, ax = plt.subplots(figsize=(7.2, 4.6), constrained_layout=True)
     for i, (act, p) in enumerate(ACTIVATIONS.items()):
@@ -105,17 +79,8 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s; max paired gap "
-          f"{results['max_gap_se']:.2f} SE")
-
-
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="d=48, 5 runs",
-                       backend="serial", report=_report)
-
+FIGURE = PairedFigure(globals(), full_help="d=48, 5 runs")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

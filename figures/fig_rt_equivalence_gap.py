@@ -1,9 +1,9 @@
 """The equivalence study: |e_Herm(p) - e_RT| vs d on log-log axes, p = 1..6.
 
-After Demir & Dogan (arXiv:2509.15152): the RT's ICL error should approach that of its
+After Demir & Dogan (2025, arXiv:2509.15152): the RT's ICL error should approach that of its
 degree-p Hermite model as d, ell = alpha d, n = tau d^2, k = psi n grow together, for p at
-least some finite p0 (reference ``random_transformer_theory.md`` section 5). Study and criterion:
-:mod:`rmt_icl.experiments.equivalence` and ``docs/equivalence.md``.
+least some finite p0. Study and criterion: :mod:`rmt_icl.experiments.equivalence` and
+``docs/equivalence.md``.
 
 Left: paired gaps (mean of the per-run differences e_Herm(p) - e_RT on shared prompts, F and
 noise; bars: their SE over runs), filled markers where the gap is resolved (> 2 SE), open where
@@ -26,31 +26,25 @@ Usage::
 
 from __future__ import annotations
 
+import math
 import sys
-import time
 from pathlib import Path
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.experiments.equivalence import FULL_DS
+from rmt_icl.reporting.equivalence_plot import draw_gaps
+from rmt_icl.reporting.figure import Figure
+from rmt_icl.reporting.studies import RESULTS_DIR, run_study
 
-NAME = "fig_rt_equivalence_gap"
 ACTIVATION, TARGET = "relu", "tanh"
 QUICK = dict(ds=(12, 16, 24, 32), runs={12: 6, 16: 5, 24: 4, 32: 3}, n_test=2000,
              store="rt_equivalence_gap/quick")
-FULL = dict(ds=None, runs=None, n_test=None, store="equivalence")
+FULL = dict(ds=FULL_DS, runs=None, n_test=None, store="equivalence")
 
 
-def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
-    """Run (or resume) the study and return it with the gallery's summary keys."""
-    import math
-
-    from rmt_icl.experiments.equivalence import FULL_DS
-
-    from rmt_icl.reporting.studies import run_study
-
-    cfg = dict(QUICK if quick else FULL)
-    t0 = time.perf_counter()
+def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "serial") -> dict:
+    """Run (or resume) the study at the sizes ``cfg``; the largest gap is taken at the largest d."""
     extra = {"n_test": cfg["n_test"]} if cfg["n_test"] is not None else {}
-    res = run_study(ACTIVATION, TARGET, ds=cfg["ds"] or FULL_DS, runs=cfg["runs"],
+    res = run_study(ACTIVATION, TARGET, ds=cfg["ds"], runs=cfg["runs"],
                     store=Path(results_dir) / cfg["store"], backend=backend, **extra)
     last = res.table.iloc[-1]
     zs = [last[f"z{p}"] for p in res.degrees if math.isfinite(last[f"z{p}"])]
@@ -60,31 +54,25 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
                       f"{res.p0['text']}; gap column: max over p at d={int(last['d'])}",
         "max_gap_se": max(zs) if zs else None,
         "sizes": f"d:runs {runs}, n_test={cfg['n_test'] or 'max(4000,n)'}",
-        "study": res, "seconds": time.perf_counter() - t0,
+        "study": res,
     }
 
 
 def draw(results: dict):
-    from rmt_icl.reporting.equivalence_plot import draw_gaps
-    from rmt_icl.reporting.style import apply_style
-
-    apply_style()
+    """The study's two panels (:func:`rmt_icl.reporting.equivalence_plot.draw_gaps`)."""
     fig = draw_gaps(results["study"])
     fig.suptitle(f"RT vs Hermite models along the scaling path ({results['sizes']})",
                  fontsize=10)
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s; {results['comparison']}")
+def summary(results: dict) -> str:
+    """The figure's own summary line: the comparison, with p0."""
+    return results["comparison"]
 
 
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="d = 16 ... 96 (the study's store)",
-                       backend="serial", report=_report)
-
+FIGURE = Figure(globals(), full_help="d = 16 ... 96 (the study's store)", backend="serial")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,9 +1,9 @@
 """When does the MLP head beat the linear transformer? A map of e_RT - e_linear over
 (context length alpha, target nonlinearity) for three activations.
 
-After Demir & Dogan (arXiv:2509.15152; companion arXiv:2510.25753: "without the training of the
-first layer F ... there exist many cases where the Transformer with the nonlinear MLP head
-fails to outperform the linear one"; reference ``random_transformer_theory.md`` section 5).
+After Demir & Dogan (2025, arXiv:2509.15152) and its companion (arXiv:2510.25753: "without the
+training of the first layer F ... there exist many cases where the Transformer with the
+nonlinear MLP head fails to outperform the linear one").
 
 Each cell is the paired difference ``e_ICL(RT) - e_ICL(linear transformer)`` on the same
 prompts and test queries, mean +- SE over runs (the SE of the per-run differences); blue cells:
@@ -33,68 +33,49 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
 import numpy as np
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.reporting.figure import PairedFigure
 
-NAME = "fig_rt_mlp_vs_linear"
 STORE = "rt_mlp_vs_linear"
 ALPHAS = (0.5, 2.0, 8.0)
 TARGETS = ("linear", "tanh", "relu", "he2")
 ACTIVATIONS = {"relu": 4, "tanh": 3, "gelu": 4}
 PATH = {"tau": 2.0, "width_ratio": 2.0, "kappa": math.inf, "rho": 1e-4, "ridge": 0.2}
+POINTS = [{"alpha": a, "target": tgt, "activation": act, "degree": p, **PATH}
+          for act, p in ACTIVATIONS.items() for tgt in TARGETS for a in ALPHAS]
+SHARE_SEEDS_ACROSS = ("model", "activation", "degree")
+COMPARISON = ("e_RT - e_linear (paired) over alpha x target for 3 activations; RT better by "
+              "> 2 SE (and better than E y^2 for one model) in {wins}/{cells} cells; gap "
+              "column: Hermite model vs RT")
 QUICK = dict(d=16, runs=3, n_test=2000)
 FULL = dict(d=32, runs=4, n_test=None)
 
 
-def points(cfg) -> list[dict]:
-    from rmt_icl.experiments.equivalence import figure_point
-
-    out = []
-    for act, p in ACTIVATIONS.items():
-        for tgt in TARGETS:
-            for a in ALPHAS:
-                out.append(figure_point(cfg, {
-                    "alpha": a, "target": tgt, "activation": act, "degree": p, **PATH,
-                }))
-    return out
-
-
-def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
-    """Simulate every (activation, target, alpha) cell through the sweep store; summarise."""
-    from rmt_icl.experiments.equivalence import figure_sizes, max_paired_gap_se
-    from rmt_icl.reporting.studies import paired_summary
-
-    cfg = dict(QUICK if quick else FULL)
-    t0 = time.perf_counter()
-    tab = paired_summary(STORE, points(cfg), runs=cfg["runs"], quick=quick,
-                         results_dir=results_dir, backend=backend,
-                         share_seeds_across=("model", "activation", "degree"))
+def annotate(results: dict) -> None:
+    """Add the paired ``rt_minus_lin`` columns and the cells where the RT wins (resolved, and
+    one of the two models better than the zero predictor)."""
+    tab = results["table"]
     tab["rt_minus_lin"] = -tab["diff_linear_mean"]
     tab["rt_minus_lin_se"] = tab["diff_linear_se"]
     useful = tab[["icl_rt_mean", "icl_linear_mean"]].min(axis=1) < tab["q"]
     wins = tab[(tab["rt_minus_lin"] < -2 * tab["rt_minus_lin_se"]) & useful]
-    cells = ", ".join(f"{r.activation}/{r.target}/α={r.alpha:g}" for r in wins.itertuples())
-    return {
-        "comparison": "e_RT - e_linear (paired) over alpha x target for 3 activations; RT "
-                      f"better by > 2 SE (and better than E y^2 for one model) in "
-                      f"{len(wins)}/{len(tab)} cells; gap column: Hermite model vs RT",
-        "max_gap_se": max_paired_gap_se(tab),
-        "sizes": figure_sizes(cfg),
-        "table": tab, "rt_wins": len(wins), "rt_win_cells": cells,
-        "seconds": time.perf_counter() - t0,
-    }
+    results["rt_win_cells"] = ", ".join(f"{r.activation}/{r.target}/α={r.alpha:g}"
+                                        for r in wins.itertuples())
+    results["comparison"] = results["comparison"].format(wins=len(wins), cells=len(tab))
+
+
+def summary(results: dict) -> str:
+    """The comparison with its count of RT wins, and the cells where the RT wins."""
+    return (f"{results['comparison']}\n"
+            f"RT better (resolved, and one model better than E y^2): {results['rt_win_cells']}")
 
 
 def draw(results: dict):
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
 
-    from rmt_icl.reporting.style import apply_style
-
-    apply_style()
     tab = results["table"]
     vmax = float(np.nanmax(np.abs(tab["rt_minus_lin"]))) or 1.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
@@ -140,18 +121,8 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s; {results['comparison']}; "
-          f"max Hermite paired gap {results['max_gap_se']:.2f} SE")
-    print(f"RT better (resolved, and one model better than E y^2): {results['rt_win_cells']}")
-
-
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="d=32, 4 runs",
-                       backend="serial", report=_report)
-
+FIGURE = PairedFigure(globals(), full_help="d=32, 4 runs")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,14 +1,14 @@
 """Random transformer: ICL error vs the ridge lambda_bar, next to its Hermite model and the
 linear transformer.
 
-After Demir & Dogan (arXiv:2509.15152; reference ``random_transformer_theory.md`` section 3.3).
-The ridge is in the toolkit's RT units, ``a = (Phi^T Phi + lambda_bar I_k)^{-1} Phi^T y``
-(the papers' lambda is lambda_bar / n); the linear transformer is fitted at
-``lambda_LA = d t lambda_bar / n``, the identity RT's infinite-width limit, so the three models
-share one ridge axis. As ``lambda_bar -> inf`` every error tends to ``E y^2`` (dotted).
+After Demir & Dogan (2025, arXiv:2509.15152). The ridge is in the toolkit's RT units,
+``a = (Phi^T Phi + lambda_bar I_k)^{-1} Phi^T y`` (the papers' lambda is lambda_bar / n); the
+linear transformer is fitted at ``lambda_LA = d t lambda_bar / n``, the identity RT's
+infinite-width limit, so the three models share one ridge axis. As ``lambda_bar -> inf`` every
+error tends to ``E y^2`` (dotted).
 
-Path: tanh target, alpha = 2, tau = 2, kappa = inf, rho = 1e-4, LA scaling; two panels
-psi = k/n = 0.5 (k < n) and 2 (k > n, dual solver).
+Path: tanh target, alpha = 2, tau = 2, kappa = inf, rho = 1e-4, linear-attention scaling of the
+y^2 column; two panels psi = k/n = 0.5 (k < n) and 2 (k > n, dual solver).
 
 * markers: the RT (relu, tanh), mean +- SE over runs;
 * lines: the Hermite model (p = 4 for relu, 3 for tanh) on the same prompts, F and noise;
@@ -28,58 +28,27 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.reporting.figure import PairedFigure
+from rmt_icl.reporting.style import MARKERS, PALETTE
 
-NAME = "fig_rt_ridge"
 STORE = "rt_ridge"
 RIDGES = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 PSIS = (0.5, 2.0)
 ACTIVATIONS = {"relu": 4, "tanh": 3}
 PATH = {"alpha": 2.0, "tau": 2.0, "kappa": math.inf, "rho": 1e-4, "target": "tanh"}
+POINTS = [{"width_ratio": psi, "ridge": lam, "activation": act, "degree": p, **PATH}
+          for psi in PSIS for act, p in ACTIVATIONS.items() for lam in RIDGES]
+SHARE_SEEDS_ACROSS = ("model", "ridge", "activation", "degree")
+COMPARISON = ("e_ICL vs ridge lambda_bar (psi=0.5, 2): RT (markers) vs Hermite model (lines), "
+              "paired; linear transformer at the matching ridge")
 QUICK = dict(d=16, runs=3, n_test=2000)
 FULL = dict(d=32, runs=4, n_test=None)
-
-
-def points(cfg) -> list[dict]:
-    from rmt_icl.experiments.equivalence import figure_point
-
-    out = []
-    for psi in PSIS:
-        for act, p in ACTIVATIONS.items():
-            for lam in RIDGES:
-                out.append(figure_point(cfg, {
-                    "width_ratio": psi, "ridge": lam, "activation": act, "degree": p, **PATH,
-                }))
-    return out
-
-
-def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
-    """Simulate every (psi, activation, ridge) point through the sweep store; summarise."""
-    from rmt_icl.experiments.equivalence import figure_sizes, max_paired_gap_se
-    from rmt_icl.reporting.studies import paired_summary
-
-    cfg = dict(QUICK if quick else FULL)
-    t0 = time.perf_counter()
-    tab = paired_summary(STORE, points(cfg), runs=cfg["runs"], quick=quick,
-                         results_dir=results_dir, backend=backend,
-                         share_seeds_across=("model", "ridge", "activation", "degree"))
-    return {
-        "comparison": "e_ICL vs ridge lambda_bar (psi=0.5, 2): RT (markers) vs Hermite model "
-                      "(lines), paired; linear transformer at the matching ridge",
-        "max_gap_se": max_paired_gap_se(tab),
-        "sizes": figure_sizes(cfg),
-        "table": tab, "seconds": time.perf_counter() - t0,
-    }
 
 
 def draw(results: dict):
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     tab = results["table"]
     fig, axes = plt.subplots(1, len(PSIS), figsize=(11, 4.3), constrained_layout=True,
                              sharey=True)
@@ -108,17 +77,8 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s; max paired gap "
-          f"{results['max_gap_se']:.2f} SE")
-
-
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="d=32, 4 runs",
-                       backend="serial", report=_report)
-
+FIGURE = PairedFigure(globals(), full_help="d=32, 4 runs")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

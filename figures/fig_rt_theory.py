@@ -1,11 +1,12 @@
 """Random transformer: the deterministic equivalent (theory curves) vs the simulated RT.
 
-Issue 6: :func:`rmt_icl.theory.random_transformer_icl_error` for four activations (relu, tanh,
-erf, identity) and two targets (linear, relu), as a function of the width psi = k/n, on both
-sides of the interpolation peak at k = n. Nothing is simulated for the curves: they are the
-fixed points of ``docs/theory/random_transformer.md`` (only Hermite degrees 0 and 1 of sigma
-survive the proportional limit; the relu target is reduced to its linear part, and relu's
-constant mode fits its mean).
+:func:`rmt_icl.theory.random_transformer_icl_error` (after Demir & Dogan 2025,
+arXiv:2509.15152) for four activations (relu, tanh, erf, identity) and two targets (linear,
+relu), as a function of the width psi = k/n, on both sides of the interpolation peak at k = n.
+Nothing is simulated for the curves: they are the fixed points of
+``docs/theory/random_transformer.md`` (only Hermite degrees 0 and 1 of sigma survive the
+proportional limit; the relu target is reduced to its linear part, and relu's constant mode
+fits its mean).
 
 * lines: theory at the figure's realised ratios (limit t/d);
 * markers: the simulated RT, mean +- SE over runs, all activations on the same prompts, F and
@@ -13,9 +14,8 @@ constant mode fits its mean).
 * panels: target (rows) x tau (columns); alpha = 2, lambda_bar = 1e-2, kappa = inf, rho = 0.1.
 
 Sizes: quick d = 24, 3 runs, 4096 test queries; ``--full`` d = 48, 4 runs, 16384.
-Store ``results/rt_theory/<quick|full>``.
-The finite-size gap shrinks with d (issue 6's acceptance grid, ``benchmarks/
-rt_de_grid_validation.py`` and the docs, section 6.4).
+Store ``results/rt_theory/<quick|full>``. The finite-size gap shrinks with d
+(:mod:`rmt_icl.experiments.rt_theory` and ``docs/theory/random_transformer.md``, section 6.4).
 
 Usage::
 
@@ -24,13 +24,15 @@ Usage::
 
 from __future__ import annotations
 
-import time
+import sys
 
 import numpy as np
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.reporting.figure import Figure
+from rmt_icl.reporting.studies import RESULTS_DIR, rt_theory_summary
+from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.theory import random_transformer_icl_error
 
-NAME = "fig_rt_theory"
 STORE = "rt_theory"
 ACTIVATIONS = ("relu", "tanh", "erf", "identity")
 TARGETS = ("linear", "relu")
@@ -41,17 +43,12 @@ QUICK = dict(d=24, runs=3, n_test=4096)
 FULL = dict(d=48, runs=4, n_test=16384)
 
 
-def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
+def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "serial") -> dict:
     """Simulate the RT at every (target, tau, psi) through the sweep store; theory curves."""
-    from rmt_icl.reporting.studies import rt_theory_summary
-    from rmt_icl.theory import random_transformer_icl_error
-
-    cfg = dict(QUICK if quick else FULL)
-    t0 = time.perf_counter()
     grid = {"activation": ACTIVATIONS, "target": TARGETS, "tau": TAUS, "width_ratio": PSIS,
             **FIXED}
     tab = rt_theory_summary(STORE, cfg["d"], cfg["runs"], grid, quick=quick,
-                         results_dir=results_dir, backend=backend, n_test=cfg["n_test"])
+                            results_dir=results_dir, backend=backend, n_test=cfg["n_test"])
     psi = np.logspace(np.log10(0.2), np.log10(5.0), 161)
     curves = {}
     for act in ACTIVATIONS:
@@ -66,16 +63,13 @@ def compute(quick: bool = True, *, results_dir="results", backend: str = "serial
                       "relu targets) vs the deterministic equivalent (no simulation)",
         "max_gap_se": float(np.max(z)), "max_rel_gap": float(np.max(rel)),
         "sizes": f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test']}",
-        "table": tab, "psi": psi, "curves": curves, "seconds": time.perf_counter() - t0,
+        "table": tab, "psi": psi, "curves": curves,
     }
 
 
 def draw(results: dict):
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     tab = results["table"]
     fig, axes = plt.subplots(len(TARGETS), len(TAUS), figsize=(8.4, 6.2), sharex=True,
                              constrained_layout=True)
@@ -111,16 +105,8 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s; max gap "
-          f"{results['max_gap_se']:.2f} SE, {100 * results['max_rel_gap']:.1f}%")
-
-
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="d=48, 4 runs", backend="serial", report=_report)
-
+FIGURE = Figure(globals(), full_help="d=48, 4 runs", backend="serial")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

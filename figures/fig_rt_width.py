@@ -1,11 +1,12 @@
 """Random transformer: ICL error vs width psi = k/n for several ridges (double descent at k = n).
 
-After Demir & Dogan (arXiv:2509.15152; reference ``random_transformer_theory.md`` sections 3.3,
-9). A nonlinear sigma makes the ``n x k`` feature matrix full rank, so the ridgeless fit
-interpolates at ``k = n``: the test error peaks there, and the ridge ``lambda_bar`` (the
-toolkit's RT units, ``a = (Phi^T Phi + lambda_bar I)^{-1} Phi^T y``) damps the peak.
+After Demir & Dogan (2025, arXiv:2509.15152). A nonlinear sigma makes the ``n x k`` feature
+matrix full rank, so the ridgeless fit interpolates at ``k = n``: the test error peaks there,
+and the ridge ``lambda_bar`` (the toolkit's RT units,
+``a = (Phi^T Phi + lambda_bar I)^{-1} Phi^T y``) damps the peak.
 
-Path: relu sigma, tanh target, alpha = 2, tau = 2, kappa = inf, rho = 1e-4, LA scaling.
+Path: relu sigma, tanh target, alpha = 2, tau = 2, kappa = inf, rho = 1e-4, linear-attention
+scaling of the y^2 column.
 
 * markers: the RT, mean +- SE over runs;
 * lines: the degree-4 Hermite model (= degree 5 for relu) on the same prompts, F and noise;
@@ -27,59 +28,39 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
-from rmt_icl.reporting.figure_cli import figure_main
+from rmt_icl.reporting.figure import PairedFigure
+from rmt_icl.reporting.style import MARKERS, PALETTE
 
-NAME = "fig_rt_width"
 STORE = "rt_width"
 PSIS = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.33, 2.0, 3.0)
 RIDGES = (1e-4, 1e-2, 0.1, 1.0)
 DEGREE = 4
 PATH = {"alpha": 2.0, "tau": 2.0, "kappa": math.inf, "rho": 1e-4, "activation": "relu",
         "target": "tanh", "degree": DEGREE}
+POINTS = [{"width_ratio": psi, "ridge": lam, **PATH} for lam in RIDGES for psi in PSIS]
+SHARE_SEEDS_ACROSS = ("model", "ridge", "width_ratio")
+COMPARISON = "e_ICL vs psi=k/n for 4 ridges: RT (markers) vs Hermite p=4 (lines), paired"
 QUICK = dict(d=16, runs=3, n_test=2000)
 FULL = dict(d=32, runs=4, n_test=None)
 
 
-def points(cfg) -> list[dict]:
-    from rmt_icl.experiments.equivalence import figure_point
-
-    out = []
-    for lam in RIDGES:
-        for psi in PSIS:
-            out.append(figure_point(cfg, {"width_ratio": psi, "ridge": lam, **PATH}))
-    return out
-
-
-def compute(quick: bool = True, *, results_dir="results", backend: str = "serial") -> dict:
-    """Simulate every (ridge, width) point through the sweep store; summarise."""
-    from rmt_icl.experiments.equivalence import figure_sizes, max_paired_gap_se
-    from rmt_icl.reporting.studies import paired_summary
-
-    cfg = dict(QUICK if quick else FULL)
-    t0 = time.perf_counter()
-    tab = paired_summary(STORE, points(cfg), runs=cfg["runs"], quick=quick,
-                         results_dir=results_dir, backend=backend,
-                         share_seeds_across=("model", "ridge", "width_ratio"))
-    # where is the peak? (the width of largest mean RT error at the smallest ridge)
+def annotate(results: dict) -> None:
+    """Add ``"peak_psi"``: the width of largest mean RT error at the smallest ridge."""
+    tab = results["table"]
     small = tab[tab["ridge"] == min(RIDGES)]
-    peak = float(small.loc[small["icl_rt_mean"].idxmax(), "width_ratio"])
-    return {
-        "comparison": "e_ICL vs psi=k/n for 4 ridges: RT (markers) vs Hermite p=4 (lines), "
-                      f"paired; RT peak at psi={peak:g} for the smallest ridge",
-        "max_gap_se": max_paired_gap_se(tab),
-        "sizes": figure_sizes(cfg),
-        "peak_psi": peak, "table": tab, "seconds": time.perf_counter() - t0,
-    }
+    results["peak_psi"] = float(small.loc[small["icl_rt_mean"].idxmax(), "width_ratio"])
+    results["comparison"] += f"; RT peak at psi={results['peak_psi']:g} for the smallest ridge"
+
+
+def summary(results: dict) -> str:
+    """Where the RT error peaks."""
+    return f"RT peak at psi = {results['peak_psi']:g} for the smallest ridge"
 
 
 def draw(results: dict):
     import matplotlib.pyplot as plt
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
-
-    apply_style()
     tab = results["table"]
     fig, ax = plt.subplots(figsize=(7.2, 4.6), constrained_layout=True)
     for i, lam in enumerate(RIDGES):
@@ -107,17 +88,8 @@ def draw(results: dict):
     return fig
 
 
-def _report(results: dict) -> None:
-    """Print the summary of a computed figure."""
-    print(f"{results['sizes']}: {results['seconds']:.1f} s; peak at psi = "
-          f"{results['peak_psi']:g}; max paired gap {results['max_gap_se']:.2f} SE")
-
-
-def main(argv=None) -> int:
-    return figure_main(argv, script=__file__, doc=__doc__, compute=compute, draw=draw,
-                       full_help="d=32, 4 runs",
-                       backend="serial", report=_report)
-
+FIGURE = PairedFigure(globals(), full_help="d=32, 4 runs")
+compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":
     sys.exit(main())

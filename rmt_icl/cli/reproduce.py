@@ -6,6 +6,7 @@ import sys
 
 
 def register(subparsers):
+    """Add the ``reproduce`` subcommand."""
     p = subparsers.add_parser(
         "reproduce",
         help="regenerate every validation figure (quick sizes by default) and REPORT.md",
@@ -20,7 +21,9 @@ def register(subparsers):
     p.add_argument("--only", action="append", metavar="NAME",
                    help="run only this figure (repeatable); see --list")
     p.add_argument("--out", default="figures", help="output folder (default: figures/)")
-    p.add_argument("--figures-dir", default=None, help="folder of the figure scripts")
+    p.add_argument("--figures", "--figures-dir", dest="figures_dir", metavar="DIR", default=None,
+                   help="folder of the fig_*.py scripts (default: figures/ under the current "
+                   "folder if it holds them, else the source checkout's)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run, full=False)
@@ -28,6 +31,7 @@ def register(subparsers):
 
 
 def _run(args) -> int:
+    """Execute ``rmt-icl reproduce``: list the figures, or run them and print one line each."""
     from rmt_icl.reporting.gallery import discover, reproduce
 
     if args.list:

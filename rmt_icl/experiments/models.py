@@ -56,11 +56,11 @@ def _check_rt(params: dict) -> None:
     _rt.parse_rt_params(params)
 
 
-register_model("linear-attention", linear_attention_point, defaults=_la.POINT_DEFAULTS,
+register_model("linear-attention", linear_attention_point,
                check=_check_la, description="ridge-pretrained linear attention, with theory")
-register_model("random-transformer", _rt.simulate_point_rt, defaults=_rt.POINT_DEFAULTS,
+register_model("random-transformer", _rt.simulate_point_rt,
                check=_check_rt, description="random transformer (frozen F, ridge head)")
-register_model("hermite", _rt.simulate_point_hermite, defaults=_rt.POINT_DEFAULTS,
+register_model("hermite", _rt.simulate_point_hermite,
                check=_check_rt, description="Hermite-equivalent model of degree 'degree'")
-register_model("linear-transformer", _rt.simulate_point_linear, defaults=_rt.POINT_DEFAULTS,
+register_model("linear-transformer", _rt.simulate_point_linear,
                check=_check_rt, description="linear transformer on the RT's prompts")

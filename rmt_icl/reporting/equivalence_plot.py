@@ -3,16 +3,19 @@
 Left panel: for each distinct Hermite degree p (degrees identical in law are drawn once,
 labelled e.g. "p=2≡3"), markers at ``|Delta_p(d)|`` with ±1 SE bars (SE of the per-run paired
 differences; lower bars clipped at the axis), filled where the gap is resolved
-(``|Delta| > c SE``, ``c`` the Student-t threshold of :func:`rmt_icl.experiments.equivalence.
-resolve_threshold`), open where it is not, and the weighted power-law fit of
-:func:`rmt_icl.experiments.equivalence.loglog_fit` with its slope in the legend (dashed; dotted and thin
-when the gap is never resolved, where the fit only describes noise).
+(``|Delta| > c SE``, ``c`` the Student-t threshold of
+:func:`rmt_icl.experiments.equivalence.resolve_threshold`), open where it is not, and the
+weighted power-law fit of :func:`rmt_icl.experiments.equivalence.loglog_fit` with its slope in
+the legend (dashed; dotted and thin when the gap is never resolved, where the fit only
+describes noise).
 Right panel: ``e_RT`` (black), ``e_Herm(p)`` and ``e_linear`` vs d, mean ± SE over runs.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from rmt_icl.reporting.style import MARKERS, PALETTE
 
 
 def degree_classes(result) -> dict[int, list[int]]:
@@ -27,10 +30,20 @@ def degree_classes(result) -> dict[int, list[int]]:
 
 
 def draw_gaps(result, axes=None):
-    """Draw the two panels for a :class:`rmt_icl.experiments.equivalence.StudyResult`; returns the figure."""
-    import matplotlib.pyplot as plt
+    """Draw the two panels of a :class:`rmt_icl.experiments.equivalence.StudyResult`.
 
-    from rmt_icl.reporting.style import MARKERS, PALETTE
+    Parameters
+    ----------
+    result : rmt_icl.experiments.equivalence.StudyResult
+        The study (:func:`rmt_icl.reporting.studies.run_study`).
+    axes : pair of matplotlib Axes, optional
+        Where to draw (default: a new figure with two panels).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
 
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)

@@ -1,12 +1,13 @@
 """The reproduction gallery: regenerate every validation figure and write ``REPORT.md``.
 
-Figure scripts live in the repository's ``figures/`` folder, one per figure
+Figure scripts live in the checkout's ``figures/`` folder, one per figure
 (``figures/fig_*.py``). Each follows one protocol, so that the gallery, the scripts' own
-command lines and the notebooks share the same code path:
+command lines and the notebooks share the same code path (the scripts get it from
+:class:`rmt_icl.reporting.figure.Figure`):
 
 ``compute(quick=True) -> dict``
-    Runs the simulations (through :func:`rmt_icl.sweep`, with a store under ``results/`` so an
-    interrupted run resumes) and the theory. The dict carries at least
+    Runs the simulations (through :func:`rmt_icl.sweep.sweep`, with a store under ``results/``
+    so an interrupted run resumes) and the theory. The dict carries at least
 
     * ``"comparison"`` -- one line saying what is compared (e.g. "e_ICL theory vs simulation");
     * ``"max_gap_se"`` -- the largest ``|simulation - theory| / SE`` over the plotted points
@@ -17,12 +18,12 @@ command lines and the notebooks share the same code path:
 ``draw(results) -> matplotlib.figure.Figure``
     Draws from the results only (no recomputation).
 
-``main(argv=None)``
-    The script's own command line (``--full``, ``--out DIR``).
-
 :func:`reproduce` runs ``compute`` and ``draw`` for every script, saves PNG and PDF through
 :func:`rmt_icl.reporting.style.save_figure`, and writes ``REPORT.md``, a table with one row per
 figure (``REPORT.json`` keeps the rows, so a run with ``only=`` updates just its figures).
+
+The figures folder is an option (``figures_dir=``, ``rmt-icl reproduce --figures DIR``); by
+default it is :func:`default_figures_dir`.
 """
 
 from __future__ import annotations
@@ -34,22 +35,62 @@ import time
 import traceback
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from rmt_icl import __version__
+from rmt_icl.reporting.style import apply_style, save_figure
+
+#: ``figures/`` of the source checkout next to the package (present in an editable install)
+CHECKOUT_FIGURES = Path(__file__).resolve().parents[2] / "figures"
+_HOW = "pass the folder of the fig_*.py scripts with --figures DIR (figures_dir= in Python)"
+
+
+def _has_scripts(folder: Path) -> bool:
+    """Whether ``folder`` exists and holds at least one ``fig_*.py`` script."""
+    return folder.is_dir() and any(folder.glob("fig_*.py"))
 
 
 def default_figures_dir() -> Path:
-    """``figures/`` of the source checkout this package was installed from (editable)."""
-    return Path(__file__).resolve().parents[1] / "figures"
+    """The checkout's ``figures/``: under the current folder, else next to the package.
+
+    ``figures/`` under the current working directory is used if it holds ``fig_*.py`` scripts
+    (a run from the repository root); otherwise :data:`CHECKOUT_FIGURES`, the ``figures/`` of
+    the source checkout the package was installed from in editable mode.
+
+    Raises
+    ------
+    ValueError
+        Neither folder holds figure scripts (e.g. a regular install run outside a clone).
+    """
+    here = Path.cwd() / "figures"
+    for folder in (here, CHECKOUT_FIGURES):
+        if _has_scripts(folder):
+            return folder
+    raise ValueError(f"no figures folder found: neither {here} nor {CHECKOUT_FIGURES} (the "
+                     f"source checkout's) holds fig_*.py scripts; run from the repository "
+                     f"root or {_HOW}")
 
 
 def discover(figures_dir: Path | str | None = None) -> dict[str, Path]:
-    """Map figure name (script stem without ``fig_``) to script path, in sorted order."""
+    """Map figure name (script stem without ``fig_``) to script path, in sorted order.
+
+    Parameters
+    ----------
+    figures_dir : path, optional
+        Folder of the ``fig_*.py`` scripts (default :func:`default_figures_dir`).
+
+    Raises
+    ------
+    ValueError
+        The folder does not exist or holds no ``fig_*.py`` script.
+    """
     folder = Path(figures_dir) if figures_dir is not None else default_figures_dir()
     if not folder.is_dir():
-        raise ValueError(f"figures_dir must be the repository's figures/ folder; {folder} does "
-                         "not exist (install with `pip install -e .` from a clone, or pass "
-                         "--figures-dir)")
-    return {p.stem[len("fig_"):]: p for p in sorted(folder.glob("fig_*.py"))}
+        raise ValueError(f"figures folder {folder} does not exist; {_HOW}")
+    scripts = {p.stem[len("fig_"):]: p for p in sorted(folder.glob("fig_*.py"))}
+    if not scripts:
+        raise ValueError(f"figures folder {folder} holds no fig_*.py scripts; {_HOW}")
+    return scripts
 
 
 def load_script(path: Path):
@@ -66,8 +107,6 @@ def load_script(path: Path):
 def run_figure(name: str, path: Path, *, quick: bool, out: Path) -> dict:
     """Compute, draw and save one figure; return its report row (errors are recorded)."""
     import matplotlib.pyplot as plt
-
-    from rmt_icl.reporting.style import apply_style, save_figure
 
     apply_style()
     t0 = time.perf_counter()
@@ -158,7 +197,7 @@ def reproduce(*, quick: bool = True, only=None, out="figures", figures_dir=None,
     out : path
         Output folder for PNG, PDF and REPORT.md.
     figures_dir : path, optional
-        Folder of the figure scripts (default: the checkout's ``figures/``).
+        Folder of the figure scripts (default :func:`default_figures_dir`).
     progress : bool
         Show overall progress: a bar on a terminal, one line per finished figure otherwise
         (logs, CI).
@@ -168,8 +207,6 @@ def reproduce(*, quick: bool = True, only=None, out="figures", figures_dir=None,
     list of dict
         One report row per figure.
     """
-    from tqdm.auto import tqdm
-
     scripts = discover(figures_dir)
     if only:
         names = [only] if isinstance(only, str) else list(only)

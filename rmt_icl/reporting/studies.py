@@ -30,8 +30,8 @@ from rmt_icl.experiments.equivalence import (
     DEFAULT_DS,
     MODEL,
     PAIRED_VALUES,
-    Z,
     StudyResult,
+    Z,
     _config,
     default_runs,
     find_p0,
@@ -50,6 +50,9 @@ def figure_sweep(spec, *, name: str, quick: bool, results_dir=RESULTS_DIR, backe
                  force_new: bool = False) -> pd.DataFrame:
     """Run ``spec`` in the figure store ``<results_dir>/<name>/<quick|full>``; all runs must pass.
 
+    ``backend``, ``workers``, ``progress`` and ``force_new`` are passed to
+    :func:`rmt_icl.sweep.sweep`.
+
     Raises
     ------
     RuntimeError
@@ -58,11 +61,32 @@ def figure_sweep(spec, *, name: str, quick: bool, results_dir=RESULTS_DIR, backe
     store = Path(results_dir) / name / ("quick" if quick else "full")
     df = sweep(spec, store=store, backend=backend, workers=workers, progress=progress,
                force_new=force_new)
+    _require_ok(df, name, store)
+    return df
+
+
+def _require_ok(df: pd.DataFrame, what: str, store) -> None:
+    """Raise :class:`RuntimeError` if a run of the sweep table ``df`` failed."""
     bad = df[df["status"] != "ok"]
     if len(bad):
-        raise RuntimeError(f"{len(bad)} run(s) of {name} failed, e.g. {bad['error'].iloc[0]}; "
+        raise RuntimeError(f"{len(bad)} run(s) of {what} failed, e.g. {bad['error'].iloc[0]}; "
                            f"re-run to retry (store {store})")
-    return df
+
+
+def _point_sweep(name: str, points: list[dict], *, model: str, runs: int, seed: int,
+                 quick: bool, results_dir, backend, workers, progress, force_new: bool = False,
+                 **spec) -> tuple[pd.DataFrame, list[str]]:
+    """Sweep the listed ``points`` of ``model`` in a figure store; the runs and the point keys.
+
+    ``spec`` holds further spec keys (e.g. ``share_seeds_across``).
+    """
+    if not points:
+        raise ValueError("points must be a non-empty list of parameter dicts")
+    spec = {"name": name, "model": model, "seed": seed, "runs": runs, **spec,
+            "points": [dict(p) for p in points]}
+    df = figure_sweep(spec, name=name, quick=quick, results_dir=results_dir, backend=backend,
+                      workers=workers, progress=progress, force_new=force_new)
+    return df, sorted({k for p in points for k in p})
 
 
 def _in_point_order(summ: pd.DataFrame, df: pd.DataFrame, points: list[dict], keys: list,
@@ -78,7 +102,7 @@ def _in_point_order(summ: pd.DataFrame, df: pd.DataFrame, points: list[dict], ke
 
 
 def sweep_summary(name: str, points: list[dict], *, model: str = "linear-attention",
-                  runs: int, seed: int = 0, quick: bool = True, results_dir=None,
+                  runs: int, seed: int = 0, quick: bool = True, results_dir=RESULTS_DIR,
                   backend: str = "processes", workers: int | None = None,
                   progress: bool = False, force_new: bool = True) -> pd.DataFrame:
     """Simulate ``points`` through the sweep engine and summarise each point.
@@ -97,8 +121,8 @@ def sweep_summary(name: str, points: list[dict], *, model: str = "linear-attenti
         Sweep seed.
     quick : bool
         Selects the store's sub-folder (quick and full runs are different specs).
-    results_dir : path, optional
-        Root folder (default :data:`RESULTS_DIR`).
+    results_dir : path
+        Root folder of the figure stores (default :data:`RESULTS_DIR`).
     backend, workers, progress
         Passed to :func:`rmt_icl.sweep.sweep`.
     force_new : bool
@@ -118,28 +142,48 @@ def sweep_summary(name: str, points: list[dict], *, model: str = "linear-attenti
     RuntimeError
         If a run failed (the store keeps the error; re-running retries it).
     """
-    if not points:
-        raise ValueError("points must be a non-empty list of parameter dicts")
-    root = Path(results_dir if results_dir is not None else RESULTS_DIR)
-    spec = {"name": name, "model": model, "seed": seed, "runs": runs,
-            "points": [dict(p) for p in points]}
-    df = figure_sweep(spec, name=name, quick=quick, results_dir=root, backend=backend,
-                      workers=workers, progress=progress, force_new=force_new)
+    df, keys = _point_sweep(name, points, model=model, runs=runs, seed=seed, quick=quick,
+                            results_dir=results_dir, backend=backend, workers=workers,
+                            progress=progress, force_new=force_new)
     df = df.copy()
     df["gap"] = df["icl"] - df["idg"]
-    keys = sorted({k for p in points for k in p})
     summ = summarise(df, by=keys, values=["icl", "idg", "gap", "theory_icl", "theory_idg"])
     return _in_point_order(summ, df, points, keys, ("d", "ell", "K", "n"))
+
+
+def paired_summary(name: str, points: list[dict], *, runs: int, seed: int = 0,
+                   quick: bool = True, results_dir=RESULTS_DIR, backend: str = "serial",
+                   workers: int | None = None, share_seeds_across=("model",),
+                   progress: bool = False) -> pd.DataFrame:
+    """Run ``points`` of the ``"rt-paired"`` model through the sweep engine and summarise.
+
+    The store is ``<results_dir>/<name>/<quick|full>`` (resumable). Returns one row per point,
+    in the order of ``points``: its parameters, ``runs``, ``<v>_mean`` and ``<v>_se`` (SE over
+    runs; for ``diff_*`` the paired SE) for ``v`` in
+    :data:`rmt_icl.experiments.equivalence.PAIRED_VALUES`, and ``q`` (``E y^2``), ``n``, ``k``
+    of the first run.
+
+    Raises
+    ------
+    RuntimeError
+        A run failed (the store keeps the error; re-running retries it).
+    """
+    runs = check_int("runs", runs, minimum=2)
+    df, keys = _point_sweep(name, points, model="rt-paired", runs=runs, seed=seed, quick=quick,
+                            results_dir=results_dir, backend=backend, workers=workers,
+                            progress=progress, share_seeds_across=list(share_seeds_across))
+    summ = summarise(df, by=keys, values=list(PAIRED_VALUES))
+    return _in_point_order(summ, df, points, keys, ("q", "n", "k"))
 
 
 def rt_theory_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool = True,
                       results_dir=RESULTS_DIR, backend: str = "serial", n_test: int = 16384,
                       test_queries: int = 16) -> pd.DataFrame:
-    """Run a sub-grid of ``"rt-theory"`` points for a figure and return
-    :func:`rmt_icl.experiments.rt_theory.summarise`'s table.
+    """Run a sub-grid of ``"rt-theory"`` points for a figure and summarise it.
 
-    The store is ``<results_dir>/<name>/<quick|full>`` (resumable). A store made for another
-    grid or size is refused with :class:`rmt_icl.core.errors.StoreError`; delete it to recompute.
+    The store is ``<results_dir>/<name>/<quick|full>`` (resumable); the table is
+    :func:`rmt_icl.experiments.rt_theory.summarise`'s. A store made for another grid or size is
+    refused with :class:`rmt_icl.core.errors.StoreError`; delete it to recompute.
     """
     spec = rt_theory.grid_spec(d, runs, grid=grid, n_test=n_test, test_queries=test_queries,
                                name=name)
@@ -147,38 +191,13 @@ def rt_theory_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool =
                                             results_dir=results_dir, backend=backend))
 
 
-def paired_summary(name: str, points: list[dict], *, runs: int, seed: int = 0,
-                   quick: bool = True, results_dir="results", backend: str = "serial",
-                   workers: int | None = None, share_seeds_across=("model",),
-                   progress: bool = False) -> pd.DataFrame:
-    """Run ``points`` of the ``"rt-paired"`` model through the sweep engine and summarise.
-
-    The store is ``<results_dir>/<name>/<quick|full>`` (resumable). Returns one row per point,
-    in the order of ``points``: its parameters, ``runs``, ``<v>_mean`` and ``<v>_se`` (SE over
-    runs; for ``diff_*`` the paired SE) for ``v`` in :data:`PAIRED_VALUES`, and ``q``
-    (``E y^2``), ``n``, ``k`` of the first run.
-
-    Raises
-    ------
-    RuntimeError
-        A run failed (the store keeps the error; re-running retries it).
-    """
-    if not points:
-        raise ValueError("points must be a non-empty list of parameter dicts")
-    runs = check_int("runs", runs, minimum=2)
-    spec = {"name": name, "model": "rt-paired", "seed": seed, "runs": runs,
-            "share_seeds_across": list(share_seeds_across), "points": [dict(p) for p in points]}
-    df = figure_sweep(spec, name=name, quick=quick, results_dir=results_dir, backend=backend,
-                      workers=workers, progress=progress)
-    keys = sorted({k for p in points for k in p})
-    summ = summarise(df, by=keys, values=list(PAIRED_VALUES))
-    return _in_point_order(summ, df, points, keys, ("q", "n", "k"))
-
-
 def study_store(store, cfg: dict, d: int, seed: int = 0) -> Path:
-    """Folder of the stores of one ``(configuration, d, seed)``:
-    ``<store>/<activation>-<target>-<8 hex of the configuration>/d<d>-s<seed>``; it holds one sweep
-    store per block of replicates, ``rep<a>-<b>`` for replicates ``a <= r < b``."""
+    """Folder of the equivalence study's stores of one ``(configuration, d, seed)``.
+
+    The folder is ``<store>/<activation>-<target>-<8 hex of the configuration>/d<d>-s<seed>``;
+    it holds one sweep store per block of replicates, ``rep<a>-<b>`` for replicates
+    ``a <= r < b``.
+    """
     blob = json.dumps({k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v)
                        for k, v in sorted(cfg.items())}, sort_keys=True)
     tag = hashlib.sha256(blob.encode()).hexdigest()[:8]
@@ -198,8 +217,11 @@ def _blocks(folder: Path) -> list[tuple[int, int]]:
 
 def _replicates(cfg: dict, d: int, runs: int, *, seed, store, backend, workers,
                 progress) -> pd.DataFrame:
-    """Replicates ``0..runs-1`` at ``d``: complete (resume) the existing blocks that start below
-    ``runs``, then compute the missing replicates as one new block."""
+    """Replicates ``0..runs-1`` at ``d``.
+
+    The existing blocks that start below ``runs`` are completed (resumed); the missing
+    replicates are computed as one new block.
+    """
     folder = study_store(store, cfg, d, seed)
     frames, end = [], 0
     todo = []
@@ -215,12 +237,9 @@ def _replicates(cfg: dict, d: int, runs: int, *, seed, store, backend, workers,
                         f"replicates {a}..{b - 1}",
                 "model": MODEL, "seed": seed, "runs": 1,
                 "points": [{"d": d, "replicate": r, **cfg} for r in range(a, b)]}
-        df = sweep(spec, store=folder / f"rep{a}-{b}", backend=backend, workers=workers,
-                   progress=progress)
-        bad = df[df["status"] != "ok"]
-        if len(bad):
-            raise RuntimeError(f"{len(bad)} run(s) at d={d} failed, e.g. "
-                               f"{bad['error'].iloc[0]}; re-run to retry")
+        block = folder / f"rep{a}-{b}"
+        df = sweep(spec, store=block, backend=backend, workers=workers, progress=progress)
+        _require_ok(df, spec["name"], block)
         frames.append(df[df["replicate"] < runs])
     return pd.concat(frames, ignore_index=True)
 
@@ -239,7 +258,8 @@ def run_study(activation: str = "relu", target: str = "tanh", *, ds=DEFAULT_DS, 
     ds : sequence of int
         Dimensions, at least 2 distinct values >= 2.
     runs : int or dict, optional
-        Runs per ``d`` (>= 2, so that a paired SE exists); default :func:`default_runs`.
+        Runs per ``d`` (>= 2, so that a paired SE exists), or ``{d: runs}``; default (also for
+        a ``d`` missing from the dict) :func:`rmt_icl.experiments.equivalence.default_runs`.
     seed : int
         Sweep seed (>= 0).
     store : path
@@ -249,12 +269,18 @@ def run_study(activation: str = "relu", target: str = "tanh", *, ds=DEFAULT_DS, 
     z : float
         z-score of the criterion (> 0).
     **path
-        Overrides of :data:`DEFAULT_PATH` (``alpha, tau, width_ratio`` or ``width_d2``,
-        ``kappa, rho, ridge`` = ``lambda_bar``, ``y2_scale``) and ``n_test``, ``max_degree``.
+        Overrides of :data:`rmt_icl.experiments.equivalence.DEFAULT_PATH` (``alpha, tau,
+        width_ratio`` or ``width_d2``, ``kappa, rho, ridge`` = ``lambda_bar``, ``y2_scale``)
+        and ``n_test``, ``max_degree``.
 
     Returns
     -------
-    StudyResult
+    rmt_icl.experiments.equivalence.StudyResult
+
+    Raises
+    ------
+    RuntimeError
+        A run failed (its store keeps the error; re-running retries it).
     """
     ds = sorted({check_int("d", d, minimum=2) for d in ds})
     if len(ds) < 2:
@@ -264,9 +290,8 @@ def run_study(activation: str = "relu", target: str = "tanh", *, ds=DEFAULT_DS, 
     cfg = _config(activation, target, path)
     frames = []
     for d in ds:
-        r_d = runs.get(d, default_runs(d)) if isinstance(runs, dict) else (
-            default_runs(d) if runs is None else runs)
-        r_d = check_int("runs", r_d, minimum=2)
+        r_d = runs.get(d) if isinstance(runs, dict) else runs
+        r_d = check_int("runs", default_runs(d) if r_d is None else r_d, minimum=2)
         frames.append(_replicates(cfg, d, r_d, seed=seed, store=store, backend=backend,
                                   workers=workers, progress=progress))
     df = pd.concat(frames, ignore_index=True)
