@@ -80,15 +80,16 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     pts = random_points(args.n, args.seed)
-    linear_attention_icl_error(*(a[:10] for a in pts))  # warm-up (imports)
+    ratios = dict(zip(("tau", "alpha", "kappa", "rho", "ridge"), pts, strict=True))
+    linear_attention_icl_error(**{k: v[:10] for k, v in ratios.items()})  # warm-up (imports)
 
     t_icl, t_fp = math.inf, math.inf
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        e_vec = linear_attention_icl_error(*pts)
+        e_vec = linear_attention_icl_error(**ratios)
         t_icl = min(t_icl, time.perf_counter() - t0)
         t0 = time.perf_counter()
-        eps_vec = linear_attention_fixed_point(*pts)
+        eps_vec = linear_attention_fixed_point(**ratios)
         t_fp = min(t_fp, time.perf_counter() - t0)
 
     rng = np.random.default_rng(np.random.SeedSequence([args.seed, 1]))

@@ -73,7 +73,7 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "proc
         curves[key] = {}
         for k in kappas:
             tau_r, kappa_r = realised(tau, k, cfg["d"])
-            curves[key][k] = fn(tau_r, alpha, kappa_r, rho, RIDGE)
+            curves[key][k] = fn(alpha=alpha, tau=tau_r, kappa=kappa_r, rho=rho, ridge=RIDGE)
         tab = table[(table["tau"] == tau) & (table["rho"] == rho)].reset_index(drop=True)
         tables[key] = tab
         gaps.append(max_gap_se(tab, (q,)))

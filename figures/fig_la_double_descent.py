@@ -68,11 +68,14 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "proc
     tab_ab, tab_c = ab.iloc[:len(pts_ab)].reset_index(drop=True), \
         ab.iloc[len(pts_ab):].reset_index(drop=True)
     tau = np.concatenate([np.linspace(0.05, 0.995, 200), np.linspace(1.005, 2.5, 200)])
-    curves_ab = {a: {"icl": linear_attention_icl_error(tau, a, KAPPA_AB, RHO, LAMBDA_AB),
-                     "idg": linear_attention_idg_error(tau, a, KAPPA_AB, RHO, LAMBDA_AB)}
+    curves_ab = {a: {"icl": linear_attention_icl_error(alpha=a, tau=tau, kappa=KAPPA_AB, rho=RHO,
+                                                       ridge=LAMBDA_AB),
+                     "idg": linear_attention_idg_error(alpha=a, tau=tau, kappa=KAPPA_AB, rho=RHO,
+                                                       ridge=LAMBDA_AB)}
                  for a in ALPHAS}
     tau_c = np.linspace(0.05, 2.5, 400)
-    curves_c = {lam: linear_attention_icl_error(tau_c, ALPHA_C, math.inf, RHO, lam)
+    curves_c = {lam: linear_attention_icl_error(alpha=ALPHA_C, tau=tau_c, kappa=math.inf, rho=RHO,
+                                                ridge=lam)
                 for lam in RIDGES_C}
     gaps = [max_gap_se(tab_ab, ("icl", "idg")), max_gap_se(tab_c, ("icl",))]
     # away from the peak: the finite-d threshold is n = d(d+1), i.e. tau = 1 + 1/d, so the

@@ -63,7 +63,8 @@ def _panel_map(quantity, tau, kappa, rho, alpha, chunk_rows=8):
     out = np.full((rho.size, kappa.size), np.nan)
     for r0 in range(0, rho.size, chunk_rows):
         r = rho[r0 : r0 + chunk_rows]
-        e = fn(tau, alpha[None, None, :], kappa[None, :, None], r[:, None, None])
+        e = fn(alpha=alpha[None, None, :], tau=tau, kappa=kappa[None, :, None], rho=r[:, None,
+                                                                                      None])
         idx = first_interior_minimum(e)
         out[r0 : r0 + chunk_rows] = np.where(idx >= 0, alpha[np.maximum(idx, 0)], np.nan)
     return out
@@ -82,7 +83,7 @@ def run(cfg: dict, *, quick: bool) -> dict:
         nonmono = np.isfinite(amin)
         # Linear growth in alpha (Lu et al. 2024): e(1e9) > 5 e(1e8) means e ~ slope alpha
         fn = linear_attention_icl_error if quantity == "icl" else linear_attention_idg_error
-        e8, e9 = (fn(tau, a, kappa[None, :], rho[:, None]) for a in (1e8, 1e9))
+        e8, e9 = (fn(alpha=a, tau=tau, kappa=kappa[None, :], rho=rho[:, None]) for a in (1e8, 1e9))
         growing = e9 > 5.0 * e8
         fractions[key] = {
             "nonmonotone_fraction_left_of_line": float(nonmono[:, kappa < line].mean()),

@@ -54,8 +54,9 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "proc
     table = sweep_summary(STORE, pts, runs=cfg["runs"], quick=quick, results_dir=results_dir,
                           backend=backend)
     kappa = np.logspace(np.log10(0.05), 2.1, 300)
-    curves = {a: linear_attention_icl_error(0.2 * a, a, kappa, RHO)
-              - linear_attention_idg_error(0.2 * a, a, kappa, RHO) for a in _alphas()}
+    curves = {a: linear_attention_icl_error(alpha=a, tau=0.2 * a, kappa=kappa, rho=RHO)
+              - linear_attention_idg_error(alpha=a, tau=0.2 * a, kappa=kappa,
+                                           rho=RHO) for a in _alphas()}
     theory_gap = table["theory_icl_mean"] - table["theory_idg_mean"]
     rel = (table["gap_mean"] - theory_gap).abs().max()
     return {

@@ -65,16 +65,17 @@ def run(cfg: dict, *, quick: bool, seed: int = 0) -> dict:
     """The closed-form L*(n), its comparators, and Monte Carlo line searches at ``mc_n``."""
     s2 = SIGMA**2
     n = np.arange(1, cfg["n_max"] + 1, cfg["step"])
-    lsa = np.asarray(one_step_gd_optimum(n, D, s2).loss)
-    bayes = np.array([bayes_ridge_risk(int(k), D, s2, n_draws=cfg["draws"], seed=seed).risk
+    lsa = np.asarray(one_step_gd_optimum(n=n, d=D, noise_var=s2).loss)
+    bayes = np.array([bayes_ridge_risk(n=int(k), d=D, noise_var=s2, n_draws=cfg["draws"],
+                                       seed=seed).risk
                       for k in n]) + s2
-    bayes_mp = bayes_ridge_risk_mp(n, D, s2) + s2
-    ls = least_squares_risk(n, D, s2) + s2
-    gd = {k: np.array([optimal_gd_risk(int(m), D, s2, k, n_draws=cfg["gd_draws"],
+    bayes_mp = bayes_ridge_risk_mp(n=n, d=D, noise_var=s2) + s2
+    ls = least_squares_risk(n=n, d=D, noise_var=s2) + s2
+    gd = {k: np.array([optimal_gd_risk(k, n=int(m), d=D, noise_var=s2, n_draws=cfg["gd_draws"],
                                        seed=seed).risk for m in n]) + s2 for k in KS}
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     mc = np.array([_mc_line_search(rng, m, D, s2, cfg["mc_prompts"]) for m in cfg["mc_n"]])
-    theory_at_mc = np.asarray(one_step_gd_optimum(np.array(cfg["mc_n"]), D, s2).loss)
+    theory_at_mc = np.asarray(one_step_gd_optimum(n=np.array(cfg["mc_n"]), d=D, noise_var=s2).loss)
     gap = np.abs(mc[:, 0] - theory_at_mc) / mc[:, 1]
     return {
         "comparison": "optimal LSA loss L*(n) (closed form) vs MC line search; comparators",

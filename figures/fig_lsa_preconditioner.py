@@ -46,8 +46,8 @@ def run(cfg: dict, *, quick: bool, seed: int = 0) -> dict:
     s2 = SIGMA**2
     lam = np.logspace(-1, 1, D)
     # Sigma is diagonal, so Gamma* is diagonal and its k-th diagonal entry pairs with lambda_k
-    spectra = {n: np.diag(optimal_lsa(n, lam, None, s2).gamma) for n in NS}
-    inverse = {n: np.diag(optimal_lsa(n, lam, "inverse", s2).gamma) for n in (20,)}
+    spectra = {n: np.diag(optimal_lsa(lam, None, n=n, noise_var=s2).gamma) for n in NS}
+    inverse = {n: np.diag(optimal_lsa(lam, "inverse", n=n, noise_var=s2).gamma) for n in (20,)}
     # trained LSA
     dist = PromptDistribution(len(LAM_TRAIN), N_TRAIN, s2, cov_x=np.diag(LAM_TRAIN))
     gamma_star, loss_star = dist.theory()
@@ -67,7 +67,7 @@ def run(cfg: dict, *, quick: bool, seed: int = 0) -> dict:
         "theory_diag": np.diag(gamma_star),
         "rel": float(np.linalg.norm(res.gamma_eff - gamma_star) / np.linalg.norm(gamma_star)),
         "loss": ev.loss, "se": ev.se, "loss_star": loss_star,
-        "c_star": float(one_step_gd_optimum(20, D, s2).step),
+        "c_star": float(one_step_gd_optimum(n=20, d=D, noise_var=s2).step),
     }
 
 

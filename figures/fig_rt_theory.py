@@ -55,7 +55,8 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "seri
         for tgt in TARGETS:
             for tau in TAUS:
                 curves[(act, tgt, tau)] = random_transformer_icl_error(
-                    act, tgt, FIXED["alpha"][0], tau, np.inf, psi, 0.1, FIXED["ridge"][0])
+                    act, tgt, alpha=FIXED["alpha"][0], tau=tau, kappa=np.inf, width_ratio=psi,
+                    rho=0.1, ridge=FIXED["ridge"][0])
     z = (tab["gap"].abs() / tab["se"]).to_numpy()
     rel = (tab["gap"].abs() / tab["theory"]).to_numpy()
     return {

@@ -50,7 +50,7 @@ from rmt_icl import (
     hermite_residual,
     hermite_series,
 )
-from rmt_icl.hermite import activation_names
+from rmt_icl.hermite import MAX_DEGREE, activation_names
 from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 
 apply_style()
@@ -115,10 +115,10 @@ assert np.abs(mp - qd).max() < 1e-13
 # $c^*_P \sim P^{-1/4}$. This is what sets the degree a Hermite-equivalent model needs.
 
 # %%
-Ps = np.arange(1, 171)
+Ps = np.arange(1, MAX_DEGREE + 1)
 fig, ax = plt.subplots(figsize=(6.4, 4))
 for i, a in enumerate(acts):
-    r = hermite_expansion(a, 170).residuals[1:]
+    r = hermite_expansion(a, MAX_DEGREE).residuals[1:]
     keep = r > 1e-14
     ax.loglog(Ps[keep], r[keep], color=PALETTE[i], label=a)
 ax.loglog(Ps, 0.55 * Ps ** -0.75, "k:", lw=1, label="$\\propto P^{-3/4}$")
@@ -134,8 +134,8 @@ plt.show()
 # quadrature path $c^*_P$ is integrated directly, so this is a genuine check).
 
 # %%
-r = hermite_expansion("relu", 170).residuals
-even = np.arange(40, 171, 2)
+r = hermite_expansion("relu", MAX_DEGREE).residuals
+even = np.arange(40, MAX_DEGREE + 1, 2)
 slope = np.polyfit(np.log(even), np.log(r[even]), 1)[0]
 print(f"relu: fitted exponent of c*_P = {slope:.3f} (theory -0.75)")
 assert abs(slope + 0.75) < 0.03
@@ -274,8 +274,8 @@ assert worst < 4
 # %%
 zz = np.linspace(-3, 3, 601)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
-for ax, (name, f, var, kinks) in zip(axes, (("smooth", smooth, 1.0, ()),
-                                             ("shifted_relu", shifted_relu, v, [0.3]))):
+panels = (("smooth", smooth, 1.0, ()), ("shifted_relu", shifted_relu, v, [0.3]))
+for ax, (name, f, var, kinks) in zip(axes, panels, strict=False):
     ax.plot(zz, f(math.sqrt(var) * zz), "k", lw=2.2, label=f"{name}$(\\sqrt{{v}}z)$, $v={var:g}$")
     for i, Pdeg in enumerate((1, 3, 8, 20)):
         c = hermite_coefficients(f, Pdeg, variance=var, kinks=kinks)
@@ -296,7 +296,7 @@ k_series, k_bound = dual_kernel(shifted_relu, rs, variance=v, return_bound=True)
 z1 = rng.standard_normal(1_000_000)
 z2 = rng.standard_normal(1_000_000)
 print("   r    Mehler series   tail bound    Monte Carlo (+- SE)     gap/SE")
-for rr, ks, kb in zip(rs, k_series, k_bound):
+for rr, ks, kb in zip(rs, k_series, k_bound, strict=False):
     zp = rr * z1 + math.sqrt(1 - rr**2) * z2
     prod = shifted_relu(math.sqrt(v) * z1) * shifted_relu(math.sqrt(v) * zp)
     mc, se = prod.mean(), prod.std(ddof=1) / math.sqrt(prod.size)

@@ -52,8 +52,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 from rmt_icl.experiments.runner import simulate
+from rmt_icl.reporting.style import MARKERS, PALETTE, apply_style
 from rmt_icl.sweep import summarise, sweep
 from rmt_icl.theory import (
     linear_attention_auxiliaries,
@@ -80,18 +80,20 @@ STORE_ROOT = tempfile.mkdtemp(prefix="rmt_icl_nb02_")  # sweep stores live in a 
 # curve.
 
 # %%
-aux = linear_attention_auxiliaries(tau=2.0, alpha=2.0, kappa=1.0, rho=0.1, ridge=0.1)
+aux = linear_attention_auxiliaries(alpha=2.0, tau=2.0, kappa=1.0, rho=0.1, ridge=0.1)
 print(aux)
-print("e_ICL =", float(linear_attention_icl_error(2.0, 2.0, 1.0, 0.1, 0.1)),
-      " e_IDG =", float(linear_attention_idg_error(2.0, 2.0, 1.0, 0.1, 0.1)))
+print("e_ICL =", float(linear_attention_icl_error(alpha=2.0, tau=2.0, kappa=1.0, rho=0.1,
+                                                  ridge=0.1)),
+      " e_IDG =", float(linear_attention_idg_error(alpha=2.0, tau=2.0, kappa=1.0, rho=0.1,
+                                                   ridge=0.1)))
 
 # a whole (alpha, kappa) grid in one vectorised call
 alphas = np.logspace(-1, 2, 200)
 fig, ax = plt.subplots(figsize=(6.2, 3.8))
 for i, kappa in enumerate((0.5, 1.0, 2.0, np.inf)):
     lab = "\\infty" if np.isinf(kappa) else f"{kappa:g}"
-    ax.plot(alphas, linear_attention_icl_error(2.0, alphas, kappa, 0.1, 0.1), color=PALETTE[i],
-            label=f"$\\kappa={lab}$")
+    e = linear_attention_icl_error(alpha=alphas, tau=2.0, kappa=kappa, rho=0.1, ridge=0.1)
+    ax.plot(alphas, e, color=PALETTE[i], label=f"$\\kappa={lab}$")
 ax.axhline(1.1, color="k", ls=":", lw=1, label="zero predictor $1+\\rho$")
 ax.set(xscale="log", xlabel="context length ratio $\\alpha = \\ell/d$", ylabel="$e_{\\rm ICL}$",
        title="$\\tau=2$, $\\rho=0.1$, $\\lambda=0.1$")
@@ -118,11 +120,11 @@ plt.show()
 rho = 0.1
 kappas = np.array([0.2, 0.5, 0.9, 1.1, 2.0, 5.0])
 limit = rho + np.maximum(1 - kappas, 0)
-seq = linear_attention_icl_error(1e10, 1e5, kappas, rho)  # tau >> alpha >> 1
-seq_idg = linear_attention_idg_error(1e10, 1e5, kappas, rho)
-joint = linear_attention_icl_error(1e6, 1e6, kappas, rho)  # tau = alpha
+seq = linear_attention_icl_error(alpha=1e5, tau=1e10, kappa=kappas, rho=rho)  # tau >> alpha >> 1
+seq_idg = linear_attention_idg_error(alpha=1e5, tau=1e10, kappa=kappas, rho=rho)
+joint = linear_attention_icl_error(alpha=1e6, tau=1e6, kappa=kappas, rho=rho)  # tau = alpha
 print(" kappa   rho+(1-k)+   tau>>alpha   IDG (-> rho)   tau=alpha   excess (1-k)+rho/(1+rho)")
-for row in zip(kappas, limit, seq, seq_idg, joint, joint - limit):
+for row in zip(kappas, limit, seq, seq_idg, joint, joint - limit, strict=False):
     print("  %4.1f    %.6f    %.6f    %.6f       %.6f    %.6f" % row)
 assert np.allclose(seq, limit, atol=1e-4) and np.allclose(seq_idg, rho, atol=1e-4)
 assert np.allclose(joint - limit, np.maximum(1 - kappas, 0) * rho / (1 + rho), atol=1e-4)
@@ -130,7 +132,7 @@ assert np.allclose(joint - limit, np.maximum(1 - kappas, 0) * rho / (1 + rho), a
 alphas_l = np.array([0.5, 1.0, 2.0, 5.0, 20.0])
 q = (1 + rho) / alphas_l
 lim2 = rho + q / (1 + q)
-val2 = linear_attention_icl_error(1e8, alphas_l, np.inf, rho)
+val2 = linear_attention_icl_error(alpha=alphas_l, tau=1e8, kappa=np.inf, rho=rho)
 print("\nkappa = inf, tau = 1e8:  e_ICL - (rho + q*/(1+q*)) =", np.array2string(val2 - lim2,
                                                                               precision=2))
 assert np.allclose(val2, lim2, atol=1e-6)
@@ -154,7 +156,8 @@ assert np.allclose(val2, lim2, atol=1e-6)
 # %%
 RHO_DD, ALPHA_DD, RIDGES = 0.01, 10.0, (0.0, 0.1, 1.0)
 taus = np.linspace(0.05, 4.0, 400)
-theory_dd = {lam: linear_attention_icl_error(taus, ALPHA_DD, np.inf, RHO_DD, lam)
+theory_dd = {lam: linear_attention_icl_error(alpha=ALPHA_DD, tau=taus, kappa=np.inf, rho=RHO_DD,
+                                             ridge=lam)
              for lam in RIDGES}
 
 spec_dd = {
@@ -190,7 +193,8 @@ d_lam0 = np.diff(theory_dd[0.0][np.isfinite(theory_dd[0.0])])
 print("ridgeless: increasing somewhere?", bool(np.any(d_lam0 > 0)),
       "| lambda = 1: monotone decreasing?", bool(np.all(np.diff(theory_dd[1.0]) < 0)))
 assert np.any(d_lam0 > 0) and np.all(np.diff(theory_dd[1.0]) < 0)
-assert float(linear_attention_icl_error(1.0, ALPHA_DD, np.inf, RHO_DD)) == np.inf
+assert float(linear_attention_icl_error(alpha=ALPHA_DD, tau=1.0, kappa=np.inf,
+                                        rho=RHO_DD)) == np.inf
 near = (taus > 0.8) & (taus < 1.25)
 assert np.all(theory_dd[0.1][near] < theory_dd[0.0][near])
 
@@ -210,8 +214,8 @@ assert np.all(theory_dd[0.1][near] < theory_dd[0.0][near])
 kappa_grid = np.logspace(-1.3, 2, 300)
 fig, ax = plt.subplots(figsize=(6.4, 4))
 for i, alpha in enumerate((6.0, 10.0, 20.0)):
-    gap = (linear_attention_icl_error(0.2 * alpha, alpha, kappa_grid, 0.01)
-           - linear_attention_idg_error(0.2 * alpha, alpha, kappa_grid, 0.01))
+    gap = (linear_attention_icl_error(alpha=alpha, tau=0.2 * alpha, kappa=kappa_grid, rho=0.01)
+           - linear_attention_idg_error(alpha=alpha, tau=0.2 * alpha, kappa=kappa_grid, rho=0.01))
     ax.plot(kappa_grid, gap, color=PALETTE[i], label=f"theory $\\alpha={alpha:g}$, "
             f"$\\tau={0.2 * alpha:g}$")
 ax.plot(kappa_grid, np.maximum(1 - kappa_grid, 0), "k--", lw=1.2,
@@ -239,8 +243,8 @@ print(s_k[["kappa", "icl_mean", "idg_mean", "gap_mean", "gap_se"]].round(4).to_s
 # simulated gap decreases too.
 
 # %%
-gap10 = (linear_attention_icl_error(2.0, 10.0, kappa_grid, 0.01)
-         - linear_attention_idg_error(2.0, 10.0, kappa_grid, 0.01))
+gap10 = (linear_attention_icl_error(alpha=10.0, tau=2.0, kappa=kappa_grid, rho=0.01)
+         - linear_attention_idg_error(alpha=10.0, tau=2.0, kappa=kappa_grid, rho=0.01))
 print(f"theory gap at kappa = {kappa_grid[0]:.3f}: {gap10[0]:.3f}; at kappa = 100: "
       f"{gap10[-1]:.4f}")
 assert np.all(np.diff(gap10) < 1e-12) and gap10[-1] < 0.01
@@ -257,7 +261,7 @@ assert s_k["gap_mean"].iloc[0] > s_k["gap_mean"].iloc[-1] + 3 * s_k["gap_se"].il
 # The extrapolation must agree with the theory within 3 standard errors.
 
 # %%
-point = dict(tau=3.0, alpha=2.0, kappa=2.0, rho=0.1, ridge=0.1)
+point = dict(alpha=2.0, tau=3.0, kappa=2.0, rho=0.1, ridge=0.1)
 sizes = ((8, 32), (16, 16), (32, 8))  # (d, runs)
 rows = []
 t = time.perf_counter()

@@ -91,8 +91,9 @@ def rel_frobenius(a, b):
 cs = np.linspace(0.0, 1.4, 200)
 fig, ax = plt.subplots(figsize=(6, 3.8))
 for i, n in enumerate((10, 20, 40, 80)):
-    opt = one_step_gd_optimum(n, d, sigma2)
-    ax.plot(cs, one_step_gd_loss(cs, n, d, sigma2), color=PALETTE[i], label=f"$n={n}$")
+    opt = one_step_gd_optimum(n=n, d=d, noise_var=sigma2)
+    ax.plot(cs, one_step_gd_loss(cs, n=n, d=d, noise_var=sigma2), color=PALETTE[i],
+            label=f"$n={n}$")
     ax.plot(opt.step, opt.loss, MARKERS[i], color=PALETTE[i], ms=7)
 ax.axhline(d + sigma2, color="k", ls=":", lw=1, label="zero predictor $d+\\sigma^2$")
 ax.set(xlabel="step $c$ ($\\Gamma = cI$)", ylabel="pretraining loss $L(c)$",
@@ -107,8 +108,8 @@ plt.show()
 # %%
 grid = np.linspace(0, 2, 2_000_001)
 for n in (10, 20, 40):
-    opt = one_step_gd_optimum(n, d, sigma2)
-    L = one_step_gd_loss(grid, n, d, sigma2)
+    opt = one_step_gd_optimum(n=n, d=d, noise_var=sigma2)
+    L = one_step_gd_loss(grid, n=n, d=d, noise_var=sigma2)
     j = int(np.argmin(L))
     print(f"n={n:3d}: c* = {float(opt.step):.6f} (grid {grid[j]:.6f}),  "
           f"L* = {float(opt.loss):.6f} (grid {L[j]:.6f})")
@@ -132,12 +133,12 @@ for n in (10, 20, 40):
 
 # %%
 ns = np.array([2, 4, 6, 8, 12, 16, 24, 32, 48, 64])
-one_step = one_step_gd_optimum(ns, d, sigma2).clean_loss
-ls = least_squares_risk(ns, d, sigma2)
-bayes = [bayes_ridge_risk(int(n), d, sigma2, n_draws=10_000, seed=1) for n in ns]
+one_step = one_step_gd_optimum(n=ns, d=d, noise_var=sigma2).clean_loss
+ls = least_squares_risk(n=ns, d=d, noise_var=sigma2)
+bayes = [bayes_ridge_risk(n=int(n), d=d, noise_var=sigma2, n_draws=10_000, seed=1) for n in ns]
 ns_gd = ns[::2]
-gd2 = [optimal_gd_risk(int(n), d, sigma2, 2, n_draws=5_000, seed=2) for n in ns_gd]
-gd3 = [optimal_gd_risk(int(n), d, sigma2, 3, n_draws=5_000, seed=3) for n in ns_gd]
+gd2 = [optimal_gd_risk(2, n=int(n), d=d, noise_var=sigma2, n_draws=5_000, seed=2) for n in ns_gd]
+gd3 = [optimal_gd_risk(3, n=int(n), d=d, noise_var=sigma2, n_draws=5_000, seed=3) for n in ns_gd]
 
 fig, ax = plt.subplots(figsize=(6, 3.8))
 ax.plot(ns, one_step, "-o", color=PALETTE[0], label="optimal one-step GD = optimal LSA")
@@ -162,10 +163,10 @@ plt.show()
 # error), and one tuned GD step is never worse than doing nothing.
 
 # %%
-for n, b, o in zip(ns, bayes, one_step):
+for n, b, o in zip(ns, bayes, one_step, strict=False):
     assert b.risk - 4 * b.se <= o, (n, b, o)
 assert np.all(one_step < d)
-for n, b, r2, r3 in zip(ns_gd, bayes[::2], gd2, gd3):
+for n, b, r2, r3 in zip(ns_gd, bayes[::2], gd2, gd3, strict=False):
     print(f"n={n:3d}: Bayes {b.risk:.4f}+-{b.se:.4f} <= 3-step {r3.risk:.4f}+-{r3.se:.4f} "
           f"<= 2-step {r2.risk:.4f}+-{r2.se:.4f}")
     assert b.risk - 4 * b.se <= r3.risk + 4 * r3.se
@@ -258,8 +259,8 @@ report("isotropic", res_iso, ev_iso, gamma_iso, loss_iso)
 # %%
 cov = parse_cov("spiked:3", d)
 dist_sp = PromptDistribution(d, n, sigma2, cov_x=cov)
-opt_sp = optimal_lsa(n, cov, None, sigma2)
-naive = float(one_step_gd_optimum(n, d, sigma2).step) * np.linalg.inv(cov)
+opt_sp = optimal_lsa(cov, None, n=n, noise_var=sigma2)
+naive = float(one_step_gd_optimum(n=n, d=d, noise_var=sigma2).step) * np.linalg.inv(cov)
 res_sp = train_lsa(dist_sp, seed=0, init="zfb", **TRAIN)
 ev_sp = evaluate_lsa(res_sp.model, dist_sp, n_prompts=100_000, gamma_ref=opt_sp.gamma, seed=0)
 fig, axes = plot_training(res_sp, opt_sp.loss, np.trace(cov) + sigma2,
@@ -283,15 +284,16 @@ assert rel_frobenius(res_sp.gamma_eff, naive) > 0.05
 # ## 5. A nonlinear target: the linear formula is wrong
 #
 # For $y = s\,\mathrm{ReLU}(u^\top x) + \varepsilon$ with a random direction $u$ and sign $s$
-# (Mahankali et al. Thm 3), the optimal LSA is still $c^*_f I$, but $c^*_f$ depends on the
-# target's moments $E\|g_f\|^2$, $E[f^2\|x\|^2]$ through
+# (Mahankali et al. Thm 3; the target `signed:relu` of `rmt_icl.core.targets`), the optimal
+# LSA is still $c^*_f I$, but $c^*_f$ depends on the target's moments $E\|g_f\|^2$,
+# $E[f^2\|x\|^2]$ through
 # $c^*_f = n E\|g_f\|^2 / (E[y^2\|x\|^2] + (n-1)E\|g_f\|^2)$, $g_f = E_x[x f(x)]$.
 
 # %%
-nl = one_step_gd_nonlinear(n, "relu", d, sigma2)
+nl = one_step_gd_nonlinear("signed:relu", n=n, d=d, noise_var=sigma2)
 print(f"ReLU target: c*_f = {nl.step:.4f}  vs linear-target formula {nl.linear_step:.4f};  "
       f"L*_f = {nl.loss:.4f}")
-dist_relu = PromptDistribution(d, n, sigma2, target="relu")
+dist_relu = PromptDistribution(d, n, sigma2, target="signed:relu")
 res_relu = train_lsa(dist_relu, seed=0, **TRAIN)
 ev_relu = evaluate_lsa(res_relu.model, dist_relu, n_prompts=100_000,
                        gamma_ref=nl.step * np.eye(d), seed=0)

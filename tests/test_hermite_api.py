@@ -60,7 +60,7 @@ def test_registry_and_lazy_exports():
 
 
 def test_relu_worked_example():
-    """The docs' worked example: relu at degree 4 (closed forms of the reference §4)."""
+    """The docs' worked example: relu at degree 4 (closed forms, ``docs/hermite.md``)."""
     e = hermite_expansion("relu", 4)
     s2pi = math.sqrt(2 * math.pi)
     want = [1 / s2pi, 0.5, 1 / (2 * s2pi), 0.0, -1 / (24 * s2pi)]

@@ -1,4 +1,4 @@
-"""Hermite engine vs independent references: mpmath at 30 digits, the reference table."""
+"""Hermite engine vs independent references: mpmath at 30 digits, a table of printed values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from rmt_icl.hermite import get_activation, hermite_expansion
+from rmt_icl.hermite import MAX_DEGREE, get_activation, hermite_expansion
 
 CLOSED = [
     ("relu", {}),
@@ -118,7 +118,7 @@ def test_plain_gauss_hermite_would_fail_on_relu():
     assert abs(c2 - exact) < 1e-14
 
 
-# reference table (random_transformer_theory.md §4), unit variance, printed to 6 decimals:
+# tabulated closed-form values, unit variance, printed to 6 decimals:
 # E σ², c_0..c_5, c*_1..c*_5
 TABLE = {
     "relu": (
@@ -219,7 +219,7 @@ def test_reference_table(name):
 
 
 @pytest.mark.parametrize("name", ["relu", "sign", "erf", "gelu", "sin"])
-@pytest.mark.parametrize("degree", [60, 170])
+@pytest.mark.parametrize("degree", [60, MAX_DEGREE])
 def test_high_degree_quadrature_matches_closed_form(name, degree):
     """Up to the largest degree, the quadrature reproduces the closed forms: the orthonormal
     coefficients √(k!) c_k and every cumulative residual c*_k."""

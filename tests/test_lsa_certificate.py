@@ -32,7 +32,7 @@ def test_features_span_every_lsa_output():
 
 
 @pytest.mark.parametrize("kw", [dict(d=3, n=10, noise_var=0.25),
-                                dict(d=3, n=10, noise_var=0.09, target="relu"),
+                                dict(d=3, n=10, noise_var=0.09, target="signed:relu"),
                                 dict(d=3, n=8, noise_var=0.25, cov_x=np.diag([4.0, 1.0, 0.25]))])
 def test_relaxation_does_not_beat_gamma_star(kw):
     dist = PromptDistribution(**kw)
@@ -43,8 +43,8 @@ def test_relaxation_does_not_beat_gamma_star(kw):
 
 
 def test_relaxation_beats_a_wrong_step():
-    dist = PromptDistribution(3, 10, 0.09, target="relu")
-    c_lin = float(one_step_gd_optimum(10, 3, 0.09).step)
+    dist = PromptDistribution(3, 10, 0.09, target="signed:relu")
+    c_lin = float(one_step_gd_optimum(n=10, d=3, noise_var=0.09).step)
     c = relaxation_certificate(dist, n_train=200_000, n_test=100_000, seed=2,
                                gamma_ref=c_lin * np.eye(3))
     assert c.diff < -10 * c.diff_se, c

@@ -144,7 +144,7 @@ def test_prompt_distribution_and_pool():
         (lambda: PromptDistribution(3, 5, -1.0), "noise_var"),
         (lambda: PromptDistribution(3, 5, cov_x=-np.eye(3)), "cov_x"),
         (lambda: PromptDistribution(3, 5, cov_x=np.eye(2)), "cov_x"),
-        (lambda: PromptDistribution(3, 5, cov_x=np.eye(3), target="relu"), "nonlinear"),
+        (lambda: PromptDistribution(3, 5, cov_x=np.eye(3), target="signed:relu"), "nonlinear"),
         (lambda: parse_cov("spiked:-2", 3), "THETA"),
         (lambda: parse_cov("weird", 3), "cov"),
         (lambda: PromptDistribution(3, 5, target="nope"), "target"),

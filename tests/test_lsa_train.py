@@ -44,7 +44,7 @@ def _check_trained(res, dist, gamma_star, loss_star, seed, zero_loss):
 def test_isotropic_reaches_one_step_gd():
     d, n, sigma = 5, 20, 0.5
     dist = PromptDistribution(d, n, sigma**2)
-    o = one_step_gd_optimum(n, d, sigma**2)
+    o = one_step_gd_optimum(n=n, d=d, noise_var=sigma**2)
     res = train_lsa(dist, seed=0, **FAST)
     _check_trained(res, dist, float(o.step) * np.eye(d), float(o.loss), seed=0,
                    zero_loss=d + sigma**2)
@@ -58,8 +58,8 @@ def test_spiked_covariance_reaches_zfb_preconditioner():
     d, n, sigma = 5, 20, 0.5
     cov = parse_cov("spiked:3", d)
     dist = PromptDistribution(d, n, sigma**2, cov_x=cov)
-    o = optimal_lsa(n, cov, None, sigma**2)
-    naive = float(one_step_gd_optimum(n, d, sigma**2).step) * np.linalg.inv(cov)
+    o = optimal_lsa(cov, None, n=n, noise_var=sigma**2)
+    naive = float(one_step_gd_optimum(n=n, d=d, noise_var=sigma**2).step) * np.linalg.inv(cov)
     assert _rel(naive, o.gamma) > 0.1
     res = train_lsa(dist, seed=0, init="zfb", **FAST)
     _check_trained(res, dist, o.gamma, o.loss, seed=0, zero_loss=np.trace(cov) + sigma**2)
@@ -71,7 +71,7 @@ def test_spiked_covariance_inverse_prior_random_init():
     d, n, sigma = 5, 20, 0.5
     cov = parse_cov("spiked:3", d)
     dist = PromptDistribution(d, n, sigma**2, cov_x=cov, cov_w="inverse")
-    o = optimal_lsa(n, cov, "inverse", sigma**2)
+    o = optimal_lsa(cov, "inverse", n=n, noise_var=sigma**2)
     res = train_lsa(dist, seed=1, **FAST)
     _check_trained(res, dist, o.gamma, o.loss, seed=1, zero_loss=d + sigma**2)
     assert _rel(res.gamma_eff, float(o.gamma[1, 1]) * np.eye(d)) > 0.3  # not isotropic
@@ -79,10 +79,10 @@ def test_spiked_covariance_inverse_prior_random_init():
 
 def test_nonlinear_relu_target_reaches_c_star_f():
     d, n, sigma = 5, 20, 0.5
-    dist = PromptDistribution(d, n, sigma**2, target="relu")
+    dist = PromptDistribution(d, n, sigma**2, target="signed:relu")
     gamma_star, loss_star = dist.theory()
     c_f = gamma_star[0, 0]
-    c_lin = float(one_step_gd_optimum(n, d, sigma**2).step)
+    c_lin = float(one_step_gd_optimum(n=n, d=d, noise_var=sigma**2).step)
     assert c_f == pytest.approx(n / (n + 2 * d + 3 + 4 * sigma**2 * d), rel=1e-12)
     assert abs(c_f - c_lin) / c_lin > 0.30  # the linear formula is far off
     res = train_lsa(dist, seed=0, **FAST)
@@ -93,7 +93,7 @@ def test_nonlinear_relu_target_reaches_c_star_f():
 def test_mahankali_parametrisation_trains_to_one_step_gd():
     d, n, sigma = 3, 10, 0.5
     dist = PromptDistribution(d, n, sigma**2)
-    o = one_step_gd_optimum(n, d, sigma**2)
+    o = one_step_gd_optimum(n=n, d=d, noise_var=sigma**2)
     res = train_lsa(dist, steps=1000, batch_size=1024, lr=1e-2, parametrization="mahankali",
                     init_scale=0.5, seed=0)
     assert _rel(res.gamma_eff, float(o.step) * np.eye(d)) < 0.05
@@ -158,7 +158,7 @@ def test_cli_bad_input(capsys):
 
 @pytest.mark.slow
 def test_random_init_can_stall_at_a_spurious_local_minimum():
-    """Documented finding (docs/theory/one_step_gd.md): on the reference's general case a fully
+    """Documented finding (docs/theory/one_step_gd.md): on the general case of the docs a fully
     random start (seed 0) ends far from Gamma*; polishing with L-BFGS on a fixed sample lands on
     a stationary point whose Hessian is positive semi-definite (zero modes = the 4 entries of
     Q's last column, which never matter, and the (p, Q) -> (a p, Q/a) gauge), with a loss far
@@ -206,11 +206,12 @@ def test_random_init_can_stall_at_a_spurious_local_minimum():
 def test_cli_nonlinear_and_mahankali_paths(capsys):
     from rmt_icl.theory import one_step_gd_nonlinear
 
-    rc = cli_main(["lsa-train", "--d", "3", "--n", "10", "--noise", "0.3", "--target", "relu",
-                   "--steps", "30", "--test-prompts", "2000", "--json"])
+    rc = cli_main(["lsa-train", "--d", "3", "--n", "10", "--noise", "0.3", "--target",
+                   "signed:relu", "--steps", "30", "--test-prompts", "2000", "--json"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["theory_loss"] == pytest.approx(one_step_gd_nonlinear(10, "relu", 3, 0.09).loss)
+    assert out["theory_loss"] == pytest.approx(one_step_gd_nonlinear("signed:relu", n=10, d=3,
+                                                                     noise_var=0.09).loss)
     rc = cli_main(["lsa-train", "--d", "3", "--n", "10", "--cov", "spiked:2", "--prior", "inverse",
                    "--param", "mahankali", "--init-scale", "0.5", "--steps", "30",
                    "--test-prompts", "2000", "--json"])
@@ -218,6 +219,6 @@ def test_cli_nonlinear_and_mahankali_paths(capsys):
     out = json.loads(capsys.readouterr().out)
     np.testing.assert_allclose(np.diag(out["gamma_star"]),
                                10 / 14 * np.array([1 / 3, 1, 1]), rtol=1e-12)
-    assert cli_main(["lsa-train", "--d", "3", "--n", "10", "--target", "relu", "--prior",
+    assert cli_main(["lsa-train", "--d", "3", "--n", "10", "--target", "signed:relu", "--prior",
                      "inverse"]) == 2
     assert "prior" in capsys.readouterr().err

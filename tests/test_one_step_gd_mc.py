@@ -10,8 +10,9 @@ tests are deterministic; 4 SE keeps a correct formula from failing by chance).
 import numpy as np
 import pytest
 
+from rmt_icl.core.stats import mean_se
+from rmt_icl.core.targets import get_target
 from rmt_icl.theory import one_step_gd_loss, one_step_gd_nonlinear, one_step_gd_optimum, optimal_lsa
-from rmt_icl.theory._targets import get_target
 
 TOL = 4.0
 
@@ -37,10 +38,6 @@ def _line_search(p, y):
     return c, se
 
 
-def _mean_se(v):
-    return float(np.mean(v)), float(np.std(v, ddof=1) / np.sqrt(v.size))
-
-
 @pytest.mark.parametrize("n,d,sigma", [(20, 5, 0.5), (10, 5, 0.0), (5, 10, 0.3)])
 def test_isotropic_line_search(n, d, sigma):
     rng = np.random.default_rng([11, n, d])
@@ -48,12 +45,12 @@ def test_isotropic_line_search(n, d, sigma):
     h, w, xq, yq = _prompts(rng, 100_000, n, d, s2)
     p = np.einsum("bd,bd->b", h, xq)
     c_hat, c_se = _line_search(p, yq)
-    o = one_step_gd_optimum(n, d, s2)
+    o = one_step_gd_optimum(n=n, d=d, noise_var=s2)
     assert abs(c_hat - float(o.step)) < TOL * c_se, (c_hat, float(o.step), c_se)
     # loss at several steps: plain squared error on the same prompts
     for c in [0.5 * float(o.step), float(o.step), 1.3 * float(o.step)]:
-        m, se = _mean_se((c * p - yq) ** 2)
-        assert abs(m - float(one_step_gd_loss(c, n, d, s2))) < TOL * se
+        m, se = mean_se((c * p - yq) ** 2)
+        assert abs(m - float(one_step_gd_loss(c, n=n, d=d, noise_var=s2))) < TOL * se
 
 
 def _rb_loss(G, h, w, Sx, s2):
@@ -75,7 +72,7 @@ CASES = {
 def test_general_gaussian_against_mc(case):
     Sx, Sw, n, s2 = CASES[case]
     d = Sx.shape[0]
-    o = optimal_lsa(n, Sx, Sw, s2)
+    o = optimal_lsa(Sx, Sw, n=n, noise_var=s2)
     rng = np.random.default_rng([5, CASE_SEEDS[case]])
     Lx, Lw = np.linalg.cholesky(Sx), np.linalg.cholesky(Sw)
     nb, per = 20, 10_000
@@ -91,7 +88,7 @@ def test_general_gaussian_against_mc(case):
     fits = np.array(fits)
     fit, fit_se = fits.mean(0), fits.std(0, ddof=1) / np.sqrt(nb)
     assert np.all(np.abs(fit - o.gamma) < TOL * fit_se), (fit, o.gamma, fit_se)
-    m, se = _mean_se(np.concatenate(losses))
+    m, se = mean_se(np.concatenate(losses))
     assert abs(m - o.loss) < TOL * se
     # line search along the direction Gamma*: optimal multiple is 1
     c_hat, c_se = _line_search(np.concatenate(ps), np.concatenate(ys))
@@ -101,32 +98,34 @@ def test_general_gaussian_against_mc(case):
 def test_mahankali_theorem2_is_preconditioned_gd():
     # x ~ N(0, S), w ~ N(0, S^{-1}): Gamma* = c* S^{-1} with the isotropic c*, L*
     S = np.diag([4.0, 1.0, 0.25])
-    o = optimal_lsa(10, S, "inverse", 0.25)
-    iso = one_step_gd_optimum(10, 3, 0.25)
+    o = optimal_lsa(S, "inverse", n=10, noise_var=0.25)
+    iso = one_step_gd_optimum(n=10, d=3, noise_var=0.25)
     np.testing.assert_allclose(o.gamma, float(iso.step) * np.linalg.inv(S), rtol=1e-13)
     assert o.loss == pytest.approx(float(iso.loss), rel=1e-13)
 
 
 def _nonlinear_prompts(rng, target, N, n, d, s2):
-    t = get_target(target)
-    W, s = t.sample_tasks(rng, N, d)
+    t = get_target(target, context="lsa")
+    W, s = t.lsa_tasks(rng, N, d)
     X = rng.standard_normal((N, n + 1, d))
-    y = t.evaluate(W, s, X) + np.sqrt(s2) * rng.standard_normal((N, n + 1))
+    y = t.lsa_labels(W, s, X) + np.sqrt(s2) * rng.standard_normal((N, n + 1))
     h = np.einsum("bnd,bn->bd", X[:, :n], y[:, :n]) / n
     return np.einsum("bd,bd->b", h, X[:, n]), y[:, n]
 
 
-NONLIN = [("relu", 10, 4, 0.3, 2), ("tanh", 10, 4, 0.2, 2), ("cubic", 10, 4, 0.5, 2),
-          pytest.param("he3:-1", 10, 4, 0.0, 8, marks=pytest.mark.slow),
-          pytest.param("relu", 20, 5, 0.5, 8, marks=pytest.mark.slow),
-          pytest.param("cubic", 20, 5, 0.5, 8, marks=pytest.mark.slow)]
+NONLIN = [  # target, n, d, sigma, chunks of 1e5 prompts, stream key
+    ("signed:relu", 10, 4, 0.3, 2, 4), ("signed:tanh:2", 10, 4, 0.2, 2, 4),
+    ("signed:he1+he3", 10, 4, 0.5, 2, 5),
+    pytest.param("he3:-1", 10, 4, 0.0, 8, 6, marks=pytest.mark.slow),
+    pytest.param("signed:relu", 20, 5, 0.5, 8, 4, marks=pytest.mark.slow),
+    pytest.param("signed:he1+he3", 20, 5, 0.5, 8, 5, marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("target,n,d,sigma,chunks", NONLIN)
-def test_nonlinear_line_search(target, n, d, sigma, chunks):
+@pytest.mark.parametrize("target,n,d,sigma,chunks,key", NONLIN)
+def test_nonlinear_line_search(target, n, d, sigma, chunks, key):
     s2 = sigma**2
-    o = one_step_gd_nonlinear(n, target, d, s2)
-    rng = np.random.default_rng([7, n, d, len(target)])
+    o = one_step_gd_nonlinear(target, n=n, d=d, noise_var=s2)
+    rng = np.random.default_rng([7, n, d, key])
     ps, ys = [], []
     for _ in range(chunks):
         p, y = _nonlinear_prompts(rng, target, 100_000, n, d, s2)
@@ -135,15 +134,15 @@ def test_nonlinear_line_search(target, n, d, sigma, chunks):
     p, y = np.concatenate(ps), np.concatenate(ys)
     c_hat, c_se = _line_search(p, y)
     assert abs(c_hat - o.step) < TOL * c_se, (c_hat, o.step, c_se)
-    m, se = _mean_se((o.step * p - y) ** 2)
+    m, se = mean_se((o.step * p - y) ** 2)
     assert abs(m - o.loss) < TOL * se
     # the MC line search resolves the difference from the linear formula
-    assert abs(o.linear_step - c_hat) > 10 * c_se or target == "tanh"
+    assert abs(o.linear_step - c_hat) > 10 * c_se or target == "signed:tanh:2"
 
 
 @pytest.mark.slow
 def test_he3_heavy_tailed_line_search():
-    o = one_step_gd_nonlinear(10, "he3:1", 4, 0.0)
+    o = one_step_gd_nonlinear("he3:1", n=10, d=4, noise_var=0.0)
     rng = np.random.default_rng(99)
     ps, ys = [], []
     for _ in range(40):
@@ -159,7 +158,7 @@ def test_non_gaussian_line_search(cov, n, d, sigma):
     from rmt_icl.theory import one_step_gd_non_gaussian
 
     s2 = sigma**2
-    o = one_step_gd_non_gaussian(n, d, s2, cov)
+    o = one_step_gd_non_gaussian(cov, n=n, d=d, noise_var=s2)
     rng = np.random.default_rng([13, n, d])
     N = 200_000
     if cov == "uniform":
@@ -173,5 +172,5 @@ def test_non_gaussian_line_search(cov, n, d, sigma):
     p = np.einsum("bd,bd->b", h, X[:, n])
     c_hat, c_se = _line_search(p, y[:, n])
     assert abs(c_hat - float(o.step)) < TOL * c_se, (c_hat, float(o.step), c_se)
-    m, se = _mean_se((float(o.step) * p - y[:, n]) ** 2)
+    m, se = mean_se((float(o.step) * p - y[:, n]) ** 2)
     assert abs(m - float(o.loss)) < TOL * se

@@ -1,9 +1,10 @@
 """Tests of the linear-attention deterministic-equivalent theory (rmt_icl.theory.linear_attention).
 
-Independent checks: regression values of the reference (section 9), the closed-form eps* vs the
-vectorised root finder vs scipy brentq vs the quartic, an mpmath evaluation at 40 digits written
-from the reference formulas (no stable rewrites), asymptotic limits, and direct Monte Carlo of the
-exact test error of a given Gamma (tolerances from the measured standard error).
+Independent checks: regression values printed by Lu et al.'s public code (arXiv:2405.11751), the
+closed-form eps* vs the vectorised root finder vs scipy brentq vs the quartic, an mpmath
+evaluation at 40 digits written from the paper's formulas (no stable rewrites), asymptotic
+limits, and direct Monte Carlo of the exact test error of a given Gamma (tolerances from the
+measured standard error). Details: ``docs/theory/linear_attention.md``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,15 @@ from rmt_icl.theory._marchenko_pastur import mp_all, mp_resolvent, mp_resolvent_
 icl = la.linear_attention_icl_error
 idg = la.linear_attention_idg_error
 
+
+def _ratios(args):
+    """Keyword arguments from a table row ``(tau, alpha, kappa, rho[, ridge])``."""
+    names = ("tau", "alpha", "kappa", "rho", "ridge")[: len(args)]
+    return dict(zip(names, args, strict=True))
+
+
 # ----------------------------------------------------------------------------------------------
-# regression values (reference section 9), absolute tolerance 1e-6
+# regression values (Lu et al.'s code, printed to 7 decimals), absolute tolerance 1e-6
 # ----------------------------------------------------------------------------------------------
 RIDGELESS = [
     # (tau, alpha, kappa, rho), e_ICL, e_IDG
@@ -48,21 +56,21 @@ RIDGE = [
 
 @pytest.mark.parametrize("args, e_icl, e_idg", RIDGELESS)
 def test_ridgeless_regression(args, e_icl, e_idg):
-    assert abs(icl(*args) - e_icl) < 1e-6
-    assert abs(idg(*args) - e_idg) < 1e-6
+    assert abs(icl(**_ratios(args)) - e_icl) < 1e-6
+    assert abs(idg(**_ratios(args)) - e_idg) < 1e-6
 
 
 @pytest.mark.parametrize("args, e_icl, e_idg", RIDGE)
 def test_ridge_regression(args, e_icl, e_idg):
-    assert abs(icl(*args) - e_icl) < 1e-6
-    assert abs(idg(*args) - e_idg) < 1e-6
+    assert abs(icl(**_ratios(args)) - e_icl) < 1e-6
+    assert abs(idg(**_ratios(args)) - e_idg) < 1e-6
 
 
 def test_regression_vectorised_matches_scalar():
     args = np.array([a for a, _, _ in RIDGE], dtype=float).T
-    e = icl(*args)
+    e = icl(**_ratios(args))
     np.testing.assert_allclose(e, [v for _, v, _ in RIDGE], atol=1e-6, rtol=0)
-    np.testing.assert_allclose(idg(*args), [v for _, _, v in RIDGE], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(idg(**_ratios(args)), [v for _, _, v in RIDGE], atol=1e-6, rtol=0)
 
 
 def test_public_exports():
@@ -106,7 +114,7 @@ def test_mp_derivative_central_difference(kappa):
 
 @pytest.mark.parametrize("kappa", KAPPAS)
 def test_mp_against_mpmath_and_reference_derivative(kappa):
-    """40-digit evaluation of the plain (unrationalised) formulas of the reference."""
+    """40-digit evaluation of the plain (unrationalised) Marchenko--Pastur formulas."""
     mp.mp.dps = 40
     m, dm, comp = mp_all(XS, kappa)
     for i, x in enumerate(XS):
@@ -149,7 +157,7 @@ def _brentq_eps(tau, alpha, kappa, rho, lam):
 
 
 def _quartic_positive_roots(tau, alpha, kappa, rho, lam):
-    """Positive real roots of the authors' quartic (section 5.2), by mpmath at 50 digits."""
+    """Positive real roots of the authors' quartic in eps, by mpmath at 50 digits."""
     mp.mp.dps = 50
     k, t, l_, r, a = (mp.mpf(v) for v in (kappa, tau, lam, rho, alpha))
     q = (1 + r) / a
@@ -176,7 +184,8 @@ def _scaled_residual(eps, tau, alpha, kappa, rho, lam):
 
 
 def test_eps_star_reference_value():
-    assert abs(la.linear_attention_fixed_point(0.5, 1, 0.5, 0.01) - 1.6297333) < 1e-7
+    assert abs(la.linear_attention_fixed_point(alpha=1, tau=0.5, kappa=0.5,
+                                               rho=0.01) - 1.6297333) < 1e-7
 
 
 @pytest.mark.parametrize(
@@ -184,7 +193,7 @@ def test_eps_star_reference_value():
     [(0.5, 1, 0.5, 0.01), (0.2, 10, 0.3, 0.5), (0.9, 0.5, 2.0, 0.0), (0.7, 3, np.inf, 0.1)],
 )
 def test_eps_star_closed_form_vs_brentq_vs_quartic(tau, alpha, kappa, rho):
-    closed = la.linear_attention_fixed_point(tau, alpha, kappa, rho)
+    closed = la.linear_attention_fixed_point(alpha=alpha, tau=tau, kappa=kappa, rho=rho)
     q = (1 + rho) / alpha
     root = brentq(
         lambda e: e * mp_resolvent(e + q, kappa) - (1 - tau),
@@ -194,7 +203,8 @@ def test_eps_star_closed_form_vs_brentq_vs_quartic(tau, alpha, kappa, rho):
     )
     assert abs(closed - root) < 1e-12 * root
     # tiny ridge: vectorised solver converges to eps*
-    assert abs(la.linear_attention_fixed_point(tau, alpha, kappa, rho, 1e-13) - closed) < 1e-9
+    assert abs(la.linear_attention_fixed_point(alpha=alpha, tau=tau, kappa=kappa, rho=rho,
+                                               ridge=1e-13) - closed) < 1e-9
     if np.isfinite(kappa):
         # lambda = 0 quartic: eps^2 (p2 + p3 eps + p4 eps^2); its positive root is eps*
         roots = _quartic_positive_roots(tau, alpha, kappa, rho, 0.0)
@@ -214,11 +224,11 @@ QUARTIC_POINTS = [
 
 @pytest.mark.parametrize("args", QUARTIC_POINTS)
 def test_root_finder_vs_brentq_and_quartic(args):
-    eps = la.linear_attention_fixed_point(*args)
+    eps = la.linear_attention_fixed_point(**_ratios(args))
     ref = _brentq_eps(*args)
     assert abs(eps - ref) <= 1e-12 * ref
     # The quartic of the authors' code is only a necessary condition: it can have several
-    # positive roots (e.g. three at args1), contrary to the reference's section 5.2. Exactly one
+    # positive roots (e.g. three at args1; docs, "Decisions and findings"). Exactly one
     # of them solves the fixed-point equation, and it is ours.
     roots = _quartic_positive_roots(*args)
     solves = np.array([_scaled_residual(r, *args) < 1e-9 for r in roots])
@@ -227,7 +237,7 @@ def test_root_finder_vs_brentq_and_quartic(args):
 
 
 def test_quartic_has_spurious_positive_roots():
-    """Documents the reference's error: (2, 1, 0.5, 0.01, 1e-5) has 3 positive quartic roots."""
+    """(2, 1, 0.5, 0.01, 1e-5) has 3 positive quartic roots (docs, "Decisions and findings")."""
     roots = _quartic_positive_roots(2, 1, 0.5, 0.01, 1e-5)
     assert roots.size == 3
     assert sum(_scaled_residual(r, 2, 1, 0.5, 0.01, 1e-5) < 1e-9 for r in roots) == 1
@@ -241,18 +251,18 @@ def test_root_finder_random_points_vs_brentq():
     kappa = np.where(rng.random(n) < 0.2, np.inf, 10 ** rng.uniform(-2, 2, n))
     rho = rng.uniform(0, 2, n)
     lam = 10 ** rng.uniform(-10, 4, n)
-    eps = la.linear_attention_fixed_point(tau, alpha, kappa, rho, lam)
+    eps = la.linear_attention_fixed_point(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam)
     ref = np.array([_brentq_eps(*p) for p in zip(tau, alpha, kappa, rho, lam, strict=True)])
     np.testing.assert_allclose(eps, ref, rtol=1e-11)
-    assert np.all(eps > lam)  # the root lies above lambda (section 5.2)
+    assert np.all(eps > lam)  # the root lies above lambda
 
 
 def test_fixed_point_small_ridge_asymptotics():
     # tau > 1: eps ~ tau lam/(tau - 1); tau = 1: eps ~ sqrt(lam/M(q*))
     lam = 1e-10
-    e = la.linear_attention_fixed_point(3.0, 2.0, 0.7, 0.1, lam)
+    e = la.linear_attention_fixed_point(alpha=2.0, tau=3.0, kappa=0.7, rho=0.1, ridge=lam)
     assert abs(e / (3 * lam / 2) - 1) < 1e-6
-    e1 = la.linear_attention_fixed_point(1.0, 2.0, 0.7, 0.1, lam)
+    e1 = la.linear_attention_fixed_point(alpha=2.0, tau=1.0, kappa=0.7, rho=0.1, ridge=lam)
     m = mp_resolvent(1.1 / 2.0, 0.7)
     assert abs(e1 / np.sqrt(lam / m) - 1) < 1e-4
 
@@ -260,14 +270,15 @@ def test_fixed_point_small_ridge_asymptotics():
 def test_convergence_error_carries_residual(monkeypatch):
     monkeypatch.setattr(la, "_MAXITER", 1)
     with pytest.raises(ConvergenceError) as info:
-        la.linear_attention_fixed_point(2.0, 1.0, 0.5, 0.1, [0.0, 1e-3, 0.2, 5.0])
+        la.linear_attention_fixed_point(alpha=1.0, tau=2.0, kappa=0.5, rho=0.1, ridge=[0.0, 1e-3,
+                                                                                       0.2, 5.0])
     assert info.value.residual is not None and info.value.residual > 0
     # indices refer to the caller's (flattened) input; the ridgeless point never fails
     assert set(np.atleast_1d(info.value.where)) <= {1, 2, 3} and len(info.value.where) > 0
 
 
 # ----------------------------------------------------------------------------------------------
-# mpmath at 40 digits, written from the reference formulas (sections 5.2--5.5)
+# mpmath at 40 digits, written from the paper's formulas (fixed point, ICL and IDG errors)
 # ----------------------------------------------------------------------------------------------
 def _mp_M(x, kappa):
     if kappa == mp.inf:
@@ -314,8 +325,8 @@ def _mp_errors(tau, alpha, kappa, rho, lam):
 def test_against_mpmath(args):
     mp.mp.dps = 40
     ref_icl, ref_idg = _mp_errors(*args)
-    assert abs(icl(*args) - ref_icl) <= 1e-12 * abs(ref_icl)
-    assert abs(idg(*args) - ref_idg) <= 1e-12 * abs(ref_idg)
+    assert abs(icl(**_ratios(args)) - ref_icl) <= 1e-12 * abs(ref_icl)
+    assert abs(idg(**_ratios(args)) - ref_idg) <= 1e-12 * abs(ref_idg)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -336,30 +347,34 @@ def test_ridgeless_closed_forms_equal_general_formula_at_zero_ridge():
     tau, alpha, kappa, rho = _grid()
     aux, comp = la._aux_flat(tau, alpha, kappa, rho, np.zeros_like(tau))
     general = la._icl_general_flat(aux, comp, rho)
-    np.testing.assert_allclose(icl(tau, alpha, kappa, rho), general, rtol=1e-10)
+    np.testing.assert_allclose(icl(alpha=alpha, tau=tau, kappa=kappa, rho=rho), general, rtol=1e-10)
     # e_IDG = tau c at lambda = 0 (both closed-form branches)
-    np.testing.assert_allclose(idg(tau, alpha, kappa, rho), tau * aux.c, rtol=1e-9)
+    np.testing.assert_allclose(idg(alpha=alpha, tau=tau, kappa=kappa, rho=rho), tau * aux.c,
+                               rtol=1e-9)
 
 
 def test_expanded_form_of_icl_error():
     """e_ICL = rho + c m + (c eps - nu^2) m' + q*[1 + (c - 2 nu) m + (c eps - nu^2) m']."""
     tau, alpha, kappa, rho = _grid(seed=8)
     lam = np.geomspace(1e-6, 10, tau.size)
-    a = la.linear_attention_auxiliaries(tau, alpha, kappa, rho, lam)
+    a = la.linear_attention_auxiliaries(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam)
     b = a.c * a.epsilon - a.nu**2
     expanded = (
         rho + a.c * a.m + b * a.m_prime + a.q_star * (1 + (a.c - 2 * a.nu) * a.m + b * a.m_prime)
     )
-    np.testing.assert_allclose(icl(tau, alpha, kappa, rho, lam), expanded, rtol=1e-9)
+    np.testing.assert_allclose(icl(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam), expanded,
+                               rtol=1e-9)
 
 
 def test_small_ridge_recovers_ridgeless_on_both_sides():
     tau, alpha, kappa, rho = _grid(seed=9)
     np.testing.assert_allclose(
-        icl(tau, alpha, kappa, rho, 1e-9), icl(tau, alpha, kappa, rho), atol=1e-5, rtol=1e-5
+        icl(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=1e-9),
+        icl(alpha=alpha, tau=tau, kappa=kappa, rho=rho), atol=1e-5, rtol=1e-5
     )
     np.testing.assert_allclose(
-        idg(tau, alpha, kappa, rho, 1e-9), idg(tau, alpha, kappa, rho), atol=1e-5, rtol=1e-5
+        idg(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=1e-9),
+        idg(alpha=alpha, tau=tau, kappa=kappa, rho=rho), atol=1e-5, rtol=1e-5
     )
     assert np.any(tau < 1) and np.any(tau > 1)
 
@@ -370,21 +385,22 @@ def test_small_ridge_recovers_ridgeless_on_both_sides():
 def test_limit_tau_alpha_to_infinity(kappa, expected):
     rho = 0.01
     assert abs(expected - (rho + max(1 - kappa, 0))) < 1e-12
-    assert abs(icl(1e8, 1e5, kappa, rho) - expected) < 1e-3
-    assert abs(idg(1e8, 1e5, kappa, rho) - rho) < 1e-3
+    assert abs(icl(alpha=1e5, tau=1e8, kappa=kappa, rho=rho) - expected) < 1e-3
+    assert abs(idg(alpha=1e5, tau=1e8, kappa=kappa, rho=rho) - rho) < 1e-3
 
 
 @pytest.mark.parametrize("alpha, rho", [(0.5, 0.0), (2.0, 0.3), (20.0, 1.0)])
 def test_limit_kappa_tau_to_infinity(alpha, rho):
     q = (1 + rho) / alpha
-    assert abs(icl(1e10, alpha, np.inf, rho) - (rho + q / (1 + q))) < 1e-8
-    assert abs(icl(1e10, alpha, 1e12, rho, 1e-12) - (rho + q / (1 + q))) < 1e-7
+    assert abs(icl(alpha=alpha, tau=1e10, kappa=np.inf, rho=rho) - (rho + q / (1 + q))) < 1e-8
+    assert abs(icl(alpha=alpha, tau=1e10, kappa=1e12, rho=rho,
+                   ridge=1e-12) - (rho + q / (1 + q))) < 1e-7
 
 
 def test_large_ridge_gives_zero_predictor_error():
     lams = np.array([1e2, 1e4, 1e6, 1e8])
     for args in [(2, 10, 0.5, 0.01), (0.5, 1, 3.0, 0.4), (1.0, 2, np.inf, 0.0)]:
-        gap = np.abs(icl(*args, lams) - (1 + args[3]))
+        gap = np.abs(icl(**_ratios(args), ridge=lams) - (1 + args[3]))
         assert gap[-1] < 1e-6
         assert np.all(np.diff(gap) < 0)  # approaches monotonically, ~1/lambda
 
@@ -393,14 +409,16 @@ def test_idg_equals_icl_for_infinite_pool():
     tau, alpha, _, rho = _grid(seed=10)
     for lam in (0.0, 1e-3, 0.1, 1.0, 30.0):
         np.testing.assert_allclose(
-            idg(tau, alpha, np.inf, rho, lam), icl(tau, alpha, np.inf, rho, lam), rtol=1e-10
+            idg(alpha=alpha, tau=tau, kappa=np.inf, rho=rho, ridge=lam),
+            icl(alpha=alpha, tau=tau, kappa=np.inf, rho=rho, ridge=lam), rtol=1e-10
         )
 
 
 def test_errors_at_least_noise():
     tau, alpha, kappa, rho = _grid(seed=11)
     lam = np.geomspace(1e-7, 1e2, tau.size)
-    e_icl, e_idg = icl(tau, alpha, kappa, rho, lam), idg(tau, alpha, kappa, rho, lam)
+    ratios = dict(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam)
+    e_icl, e_idg = icl(**ratios), idg(**ratios)
     assert np.all(e_icl >= rho) and np.all(e_idg >= rho)
     # Note: e_ICL >= e_IDG is NOT asserted: the theory (also the exact ridgeless closed forms,
     # confirmed with mpmath) gives e_IDG > e_ICL at e.g. (0.082, 88.8, 0.119, 0.672, 0).
@@ -409,29 +427,32 @@ def test_errors_at_least_noise():
 def test_interpolation_peak_is_inf_without_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert icl(1.0, 2.0, 0.5, 0.1) == np.inf
-        assert idg(1.0, 2.0, 0.5, 0.1) == np.inf
-        assert la.linear_attention_auxiliaries(1.0, 2.0, 0.5, 0.1).c == np.inf
-        out = icl(np.array([0.5, 1.0, 2.0]), 2.0, np.inf, 0.1)
+        assert icl(alpha=2.0, tau=1.0, kappa=0.5, rho=0.1) == np.inf
+        assert idg(alpha=2.0, tau=1.0, kappa=0.5, rho=0.1) == np.inf
+        assert la.linear_attention_auxiliaries(alpha=2.0, tau=1.0, kappa=0.5, rho=0.1).c == np.inf
+        out = icl(alpha=2.0, tau=np.array([0.5, 1.0, 2.0]), kappa=np.inf, rho=0.1)
         assert np.isinf(out[1]) and np.all(np.isfinite(out[[0, 2]]))
         # any ridge removes the divergence
-        assert np.isfinite(icl(1.0, 2.0, 0.5, 0.1, 1e-8))
+        assert np.isfinite(icl(alpha=2.0, tau=1.0, kappa=0.5, rho=0.1, ridge=1e-8))
 
 
 def test_broadcasting_shapes_and_scalars():
     tau = np.array([[0.5], [2.0], [1.0]])
     alpha = np.array([1.0, 3.0, 10.0, 30.0])
     ridge = np.array([0.0, 1e-3, 0.0, 1.0])
-    out = icl(tau, alpha, np.inf, 0.1, ridge)
+    out = icl(alpha=alpha, tau=tau, kappa=np.inf, rho=0.1, ridge=ridge)
     assert out.shape == (3, 4)
     for i in range(3):
         for j in range(4):
-            assert out[i, j] == icl(tau[i, 0], alpha[j], np.inf, 0.1, ridge[j])
-    assert np.ndim(icl(0.5, 1, 0.5, 0.01)) == 0
-    assert isinstance(icl(0.5, 1, 0.5, 0.01), float)
-    assert idg(0.5, [1, 2], [[0.5], [np.inf]], 0.01, 0.1).shape == (2, 2)
-    assert la.linear_attention_fixed_point(np.ones((2, 3)) * 2, 1, 1, 0, 0.1).shape == (2, 3)
-    aux = la.linear_attention_auxiliaries([0.5, 2.0], 1.0, 0.5, 0.01, 1e-3)
+            assert out[i, j] == icl(alpha=alpha[j], tau=tau[i, 0], kappa=np.inf, rho=0.1,
+                                    ridge=ridge[j])
+    assert np.ndim(icl(alpha=1, tau=0.5, kappa=0.5, rho=0.01)) == 0
+    assert isinstance(icl(alpha=1, tau=0.5, kappa=0.5, rho=0.01), float)
+    assert idg(alpha=[1, 2], tau=0.5, kappa=[[0.5], [np.inf]], rho=0.01, ridge=0.1).shape == (2, 2)
+    assert la.linear_attention_fixed_point(alpha=1, tau=np.ones((2, 3)) * 2, kappa=1, rho=0,
+                                           ridge=0.1).shape == (2, 3)
+    aux = la.linear_attention_auxiliaries(alpha=1.0, tau=[0.5, 2.0], kappa=0.5, rho=0.01,
+                                          ridge=1e-3)
     assert all(np.shape(v) == (2,) for v in aux)
 
 
@@ -454,7 +475,7 @@ def test_broadcasting_shapes_and_scalars():
     ],
 )
 def test_bad_input(fn, kwargs, name):
-    args = dict(tau=2.0, alpha=1.0, kappa=0.5, rho=0.1, ridge=0.1)
+    args = dict(alpha=1.0, tau=2.0, kappa=0.5, rho=0.1, ridge=0.1)
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
         fn(**args)
@@ -540,7 +561,7 @@ def test_test_error_stack_and_ell_argument():
     [(5, 3, 0.3, "icl"), (5, 4, 0.1, "idg"), (12, 12, 0.1, "icl"), (12, 12, 0.1, "idg")],
 )
 def test_test_error_vs_direct_monte_carlo(d, ell, rho, mode):
-    """Formula vs direct sampling; 4 s.e. tolerance. d = 12 mirrors the reference's check."""
+    """Formula vs direct sampling; 4 s.e. tolerance, at d = 12."""
     ss = np.random.SeedSequence([2024, d, ell, mode == "idg"])
     rng_g, rng_mc = (np.random.default_rng(s) for s in ss.spawn(2))
     Gamma = _random_gamma(d, rng_g)
@@ -595,12 +616,12 @@ def test_newton_converges_quickly_on_random_points(monkeypatch):
     kappa = np.where(rng.random(n) < 0.1, np.inf, 10 ** rng.uniform(-2, 2, n))
     rho = rng.uniform(0, 2, n)
     lam = 10 ** rng.uniform(-8, 2, n)
-    eps = la.linear_attention_fixed_point(tau, alpha, kappa, rho, lam)
+    eps = la.linear_attention_fixed_point(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam)
     assert np.all(np.isfinite(eps)) and np.all(eps > lam)
 
 
 # ----------------------------------------------------------------------------------------------
-# non-monotonicity in alpha (reference section 5.6) and the Fig. 3 minimum detector
+# non-monotonicity in alpha (Lu et al., Fig. 3) and the Fig. 3 minimum detector
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "args, alphas, quoted",
@@ -611,9 +632,9 @@ def test_newton_converges_quickly_on_random_points(monkeypatch):
         ((20, 0.5, 0.5, 0.1), [1, 10, 1e2, 1e3, 1e4], "1.40 1.13 1.04 1.02 1.02"),
     ],
 )
-def test_section_5_6_alpha_curves(args, alphas, quoted):
+def test_quoted_ridgeless_alpha_curves(args, alphas, quoted):
     tau, kappa, rho, lam = args
-    e = icl(tau, np.array(alphas), kappa, rho, lam)
+    e = icl(alpha=np.array(alphas), tau=tau, kappa=kappa, rho=rho, ridge=lam)
     # quoted to the shown number of decimals: half a unit in the last place
     values = np.array([float(q) for q in quoted.split()])
     half_ulp = np.array([0.5 * 10.0 ** -len(q.split(".")[1]) for q in quoted.split()])
@@ -621,18 +642,19 @@ def test_section_5_6_alpha_curves(args, alphas, quoted):
 
 
 def test_linear_growth_in_alpha_below_min_tau_1():
-    """Ridgeless e_ICL ~ slope * alpha for kappa < min(tau, 1), slope from section 5.6."""
+    """Ridgeless e_ICL ~ slope * alpha for kappa < min(tau, 1), with the closed-form slope."""
     a = np.array([1e7, 1e8])
     for tau, kappa, rho in [(20, 0.5, 0.5), (3, 0.9, 0.1)]:
-        e = icl(tau, a, kappa, rho)
+        e = icl(alpha=a, tau=tau, kappa=kappa, rho=rho)
         slope = (1 - kappa) * rho / ((1 + rho) * (tau - 1))
         assert abs((e[1] - e[0]) / (a[1] - a[0]) / slope - 1) < 1e-3
     tau, kappa, rho = 0.5, 0.3, 0.1
-    e = icl(tau, a, kappa, rho)
+    e = icl(alpha=a, tau=tau, kappa=kappa, rho=rho)
     slope = (tau - kappa) * rho / ((1 - tau) * (1 + rho))
     assert abs((e[1] - e[0]) / (a[1] - a[0]) / slope - 1) < 1e-3
     # kappa > min(tau, 1): bounded
-    assert icl(0.5, 1e8, 0.6, 0.1) < 2 and icl(20, 1e8, 1.1, 0.5) < 2
+    assert icl(alpha=1e8, tau=0.5, kappa=0.6, rho=0.1) < 2 and icl(alpha=1e8, tau=20, kappa=1.1,
+                                                                   rho=0.5) < 2
 
 
 def _load_fig3():
@@ -669,7 +691,7 @@ def test_fig3_compute_small_grid(monkeypatch):
     for key, *_ in fig3.PANELS:
         assert res["maps"][key].shape == (5, 9)
     s = res["summary"]
-    # section 5.6: e_ICL grows linearly in alpha exactly left of kappa = min(tau, 1)
+    # e_ICL grows linearly in alpha exactly left of kappa = min(tau, 1) (docs, "Decisions")
     for key in ("icl_tau0.5", "icl_tau20"):
         assert s[key]["linear_growth_fraction_left_of_line"] == 1.0
         assert s[key]["linear_growth_fraction_right_of_line"] == 0.0

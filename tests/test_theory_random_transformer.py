@@ -1,6 +1,7 @@
 """Tests of the random-transformer deterministic equivalent (rmt_icl.theory.random_transformer).
 
-Step 1 of issue 6: sigma = identity, linear target. Checks:
+``sigma = identity`` and the linear target (``docs/theory/random_transformer.md``, section 1),
+and the Gaussian-equivalent (p = 1) model (section 5). Checks:
 
 * input handling (a target without linear component or an activation with mu1 = 0 ->
   NotImplementedError naming why; bad ratios -> ValueError naming the parameter);
@@ -28,16 +29,16 @@ from scipy.optimize import brentq
 
 from rmt_icl import theory
 from rmt_icl.core.errors import ConvergenceError
-from rmt_icl.simulate.data import sample_prompts, sample_tasks
+from rmt_icl.core.seeding import run_seed, stream
+from rmt_icl.simulate.data import sample_training_prompts
 from rmt_icl.simulate.normalisation import t_analytic
 from rmt_icl.simulate.paths import ScalingPath
-from rmt_icl.core.seeding import run_seed, stream
+from rmt_icl.simulate.test_error import linear_attention_test_error
 from rmt_icl.theory import random_transformer as rtm
 from rmt_icl.theory.linear_attention import (
     linear_attention_fixed_point,
     linear_attention_icl_error,
 )
-from rmt_icl.simulate.test_error import linear_attention_test_error
 
 rt = rtm.random_transformer_icl_error
 aux_rt = rtm.random_transformer_auxiliaries
@@ -56,7 +57,7 @@ def test_lazy_export():
 ])
 def test_unsupported_models_raise(act, tgt, match):
     with pytest.raises(NotImplementedError, match=match):
-        rt(act, tgt, 2.0, 2.0, np.inf, 1.0, 0.1, 1e-2)
+        rt(act, tgt, alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.0, rho=0.1, ridge=1e-2)
 
 
 @pytest.mark.parametrize("kw, name", [
@@ -75,10 +76,12 @@ def test_bad_input_names_parameter(kw, name):
 def test_vectorised_and_scalar_agree():
     g = np.meshgrid(np.linspace(0.3, 3, 4), np.linspace(0.5, 4, 3), np.geomspace(0.2, 5, 5),
                     indexing="ij")
-    grid = rt("identity", "linear", g[1], g[0], 1.5, g[2], 0.2, 1e-2)
+    grid = rt("identity", "linear", alpha=g[1], tau=g[0], kappa=1.5, width_ratio=g[2], rho=0.2,
+              ridge=1e-2)
     assert grid.shape == g[0].shape and np.isfinite(grid).all()
     for idx in [(0, 0, 0), (3, 2, 4), (1, 1, 2)]:
-        one = rt("identity", "linear", g[1][idx], g[0][idx], 1.5, g[2][idx], 0.2, 1e-2)
+        one = rt("identity", "linear", alpha=g[1][idx], tau=g[0][idx], kappa=1.5,
+                 width_ratio=g[2][idx], rho=0.2, ridge=1e-2)
         assert np.isscalar(one) or np.ndim(one) == 0
         assert one == pytest.approx(grid[idx], rel=1e-12)
 
@@ -86,8 +89,8 @@ def test_vectorised_and_scalar_agree():
 def test_convergence_error_is_a_project_exception():
     assert issubclass(ConvergenceError, RuntimeError)
     # tiny and huge ridges converge (no silent NaN)
-    e = rt("identity", "linear", 2.0, [0.5, 1.0, 2.0], 0.7, [0.5, 1.0, 3.0], 0.1,
-           [1e-12, 1e-6, 1e6])
+    e = rt("identity", "linear", alpha=2.0, tau=[0.5, 1.0, 2.0], kappa=0.7,
+           width_ratio=[0.5, 1.0, 3.0], rho=0.1, ridge=[1e-12, 1e-6, 1e6])
     assert np.isfinite(e).all()
 
 
@@ -100,10 +103,11 @@ def test_convergence_error_is_a_project_exception():
 ])
 def test_infinite_width_recovers_linear_attention(alpha, tau, kappa, rho, ridge):
     lam0 = (1.0 + (1.0 + rho) / alpha) * ridge / tau  # lambda_LA = d t lambda_bar / n
-    la = linear_attention_icl_error(tau, alpha, kappa, rho, lam0)
-    assert rt("identity", "linear", alpha, tau, kappa, np.inf, rho, ridge) == pytest.approx(
-        la, rel=1e-9)
-    gaps = [abs(rt("identity", "linear", alpha, tau, kappa, psi, rho, ridge) - la)
+    la = linear_attention_icl_error(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam0)
+    assert rt("identity", "linear", alpha=alpha, tau=tau, kappa=kappa, width_ratio=np.inf, rho=rho,
+              ridge=ridge) == pytest.approx(la, rel=1e-9)
+    gaps = [abs(rt("identity", "linear", alpha=alpha, tau=tau, kappa=kappa, width_ratio=psi,
+                   rho=rho, ridge=ridge) - la)
             for psi in (10.0, 100.0, 1e3, 1e4)]
     ratios = [g / gaps[0] for g in gaps]
     # the approach is ~1/psi: each decade of width divides the gap by about 10
@@ -112,11 +116,13 @@ def test_infinite_width_recovers_linear_attention(alpha, tau, kappa, rho, ridge)
 
 def test_large_ridge_gives_second_moment_of_labels():
     for rho in (0.0, 0.3):
-        e = rt("identity", "linear", 2.0, [0.5, 2.0], np.inf, [0.5, 3.0], rho, 1e9)
+        e = rt("identity", "linear", alpha=2.0, tau=[0.5, 2.0], kappa=np.inf,
+               width_ratio=[0.5, 3.0], rho=rho, ridge=1e9)
         np.testing.assert_allclose(e, 1.0 + rho, atol=1e-6)
     # and the error increases towards it at large ridge
     ridges = np.geomspace(1.0, 1e6, 7)
-    e = rt("identity", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, ridges)
+    e = rt("identity", "linear", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.0, rho=0.1,
+           ridge=ridges)
     assert np.all(np.diff(e) > 0) and e[-1] < 1.1
 
 
@@ -124,12 +130,14 @@ def test_large_ridge_gives_second_moment_of_labels():
 def test_peak_at_min_k_D_equals_n(tau):
     """Small ridge, tau < 1: the error over pi = k/d^2 peaks at pi = tau (k = n < D)."""
     pis = np.linspace(0.05, 2.5, 981)
-    e = rt("identity", "linear", 2.0, tau, np.inf, pis / tau, 0.1, 1e-9)
+    e = rt("identity", "linear", alpha=2.0, tau=tau, kappa=np.inf, width_ratio=pis / tau, rho=0.1,
+           ridge=1e-9)
     i = int(np.argmax(e))
     assert abs(pis[i] - tau) <= 2.5 * (pis[1] - pis[0])
     assert e[i] > 50.0 * e[0] and e[i] > 50.0 * e[-1]
     # the peak grows without bound as the ridge vanishes
-    at_peak = rt("identity", "linear", 2.0, tau, np.inf, 1.0, 0.1, [1e-4, 1e-6, 1e-8])
+    at_peak = rt("identity", "linear", alpha=2.0, tau=tau, kappa=np.inf, width_ratio=1.0, rho=0.1,
+                 ridge=[1e-4, 1e-6, 1e-8])
     assert np.all(np.diff(at_peak) > 0) and at_peak[-1] > 30.0
 
 
@@ -140,10 +148,11 @@ def test_no_width_peak_above_interpolation():
     least-squares error (the sketch is invertible on R^D).
     """
     pis = np.linspace(0.05, 6.0, 600)
-    e = rt("identity", "linear", 2.0, 2.0, np.inf, pis / 2.0, 0.1, 1e-8)
+    e = rt("identity", "linear", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=pis / 2.0, rho=0.1,
+           ridge=1e-8)
     below = pis < 1.0
     assert np.all(np.diff(e[below]) < 0)
-    la_ls = linear_attention_icl_error(2.0, 2.0, np.inf, 0.1, 0.0)
+    la_ls = linear_attention_icl_error(alpha=2.0, tau=2.0, kappa=np.inf, rho=0.1, ridge=0.0)
     np.testing.assert_allclose(e[pis > 1.2], la_ls, rtol=1e-6)
     assert e.max() == e[0]
 
@@ -153,7 +162,8 @@ def test_no_width_peak_above_interpolation():
 # ----------------------------------------------------------------------------------------------
 def test_variance_numerator_two_forms_and_df2_by_finite_difference():
     alpha, tau, kappa, rho, psi, ridge = 2.0, 0.7, 1.3, 0.2, 0.8, 0.05
-    a = aux_rt("identity", "linear", alpha, tau, kappa, psi, rho, ridge)
+    a = aux_rt("identity", "linear", alpha=alpha, tau=tau, kappa=kappa, width_ratio=psi, rho=rho,
+               ridge=ridge)
     pi = psi * tau
     # numerator mu^2 tr(A+mu)^-2 / d^2 = D/d^2 - 2 df1 + df2 (D/d^2 -> 1)
     num = float(a.variance_factor) * (pi - float(a.df2))
@@ -162,7 +172,8 @@ def test_variance_numerator_two_forms_and_df2_by_finite_difference():
     lam = float(a.lambda_la_effective)
 
     def df1(x):
-        return tau * (1.0 - x / linear_attention_fixed_point(tau, alpha, kappa, rho, x))
+        return tau * (1.0 - x / linear_attention_fixed_point(alpha=alpha, tau=tau, kappa=kappa,
+                                                             rho=rho, ridge=x))
 
     h = 1e-5 * lam
     df2_fd = df1(lam) + lam * (df1(lam + h) - df1(lam - h)) / (2.0 * h)
@@ -177,7 +188,8 @@ def test_variance_numerator_two_forms_and_df2_by_finite_difference():
 
 def test_width_monotonicity_at_moderate_ridge():
     psis = np.geomspace(0.05, 50, 60)
-    e = rt("identity", "linear", 2.0, 2.0, np.inf, psis, 0.1, 0.5)
+    e = rt("identity", "linear", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=psis, rho=0.1,
+           ridge=0.5)
     assert np.all(np.diff(e) < 0)
 
 
@@ -187,11 +199,7 @@ def test_width_monotonicity_at_moderate_ridge():
 def _vec_h_data(d, alpha, tau, kappa, rho, seed, run):
     sz = ScalingPath(alpha=alpha, tau=tau, kappa=kappa, rho=rho).sizes(d)
     ss = run_seed(seed, run, (d,))
-    pool = task = None
-    if sz.K is not None:
-        pool = sample_tasks(stream(ss, "tasks"), sz.K, d)
-        task = np.repeat(np.arange(sz.K), sz.reuse)
-    p = sample_prompts(stream(ss, "train"), sz.n, d, sz.ell, "linear", rho, pool=pool, task=task)
+    p, _ = sample_training_prompts(ss, sz, "linear", rho, task_order="blocks")
     X = (p.xq[:, :, None] * p.h[:, None, :]).reshape(sz.n, -1)  # row-major vec H = x_q (x) h
     t = t_analytic(d, sz.ell, "linear", rho)
     return sz, X.T @ X, X.T @ p.y, t, ss
@@ -222,9 +230,10 @@ def simulate_paired(d, alpha, tau, kappa, rho, psi, ridge, seed, run):
 
 
 def _theory_pair(sz, k, rho, ridge):
-    th = aux_rt("identity", "linear", sz.alpha, sz.tau, sz.kappa, k / sz.n, rho, ridge)
-    la0 = linear_attention_icl_error(sz.tau, sz.alpha, sz.kappa, rho,
-                                     float(th.lambda_la_nominal))
+    th = aux_rt("identity", "linear", alpha=sz.alpha, tau=sz.tau, kappa=sz.kappa,
+                width_ratio=k / sz.n, rho=rho, ridge=ridge)
+    la0 = linear_attention_icl_error(alpha=sz.alpha, tau=sz.tau, kappa=sz.kappa, rho=rho,
+                                     ridge=float(th.lambda_la_nominal))
     return float(th.error), float(la0)
 
 
@@ -328,7 +337,7 @@ def test_identity_rt_gap_vs_d(point):
 
 
 # ==============================================================================================
-# step 2: the Gaussian-equivalent (p = 1) model, model="hermite1"
+# the Gaussian-equivalent (p = 1) model, model="hermite1" (docs, section 5)
 # ==============================================================================================
 def _hermite1(act):
     from rmt_icl.hermite import hermite_coefficients, hermite_residual
@@ -338,25 +347,28 @@ def _hermite1(act):
 
 
 def test_p1_model_selection_and_errors():
-    # step 3: model="rt" for a nonlinear activation IS the p = 1 equivalent (degrees >= 2 do not
-    # survive in the proportional limit), for any target with a linear component
+    # model="rt" for a nonlinear activation IS the p = 1 equivalent (degrees >= 2 do not survive
+    # in the proportional limit; docs, section 6), for any target with a linear component
     for tgt in ("linear", "tanh", "relu"):
-        assert rt("tanh", tgt, 2.0, 2.0, np.inf, 1.0, 0.1, 0.1) == rt(
-            "tanh", tgt, 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="hermite1")
+        point = dict(alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.0, rho=0.1, ridge=0.1)
+        assert rt("tanh", tgt, **point) == rt("tanh", tgt, **point, model="hermite1")
     with pytest.raises(ValueError, match="model"):
-        rt("tanh", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="p5")
+        rt("tanh", "linear", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.0, rho=0.1, ridge=0.1,
+           model="p5")
     with pytest.raises(ValueError, match="activation"):
-        rt("nope", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1, model="hermite1")
+        rt("nope", "linear", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.0, rho=0.1, ridge=0.1,
+           model="hermite1")
     with pytest.raises(ValueError, match="target"):
-        rt("relu", "nope", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1)
+        rt("relu", "nope", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.0, rho=0.1, ridge=0.1)
     # identity: both models are the same object
-    a = rt("identity", "linear", 2.0, 0.5, 1.5, 2.0, 0.1, 0.1)
-    assert rt("identity", "linear", 2.0, 0.5, 1.5, 2.0, 0.1, 0.1, model="hermite1") == a
+    a = rt("identity", "linear", alpha=2.0, tau=0.5, kappa=1.5, width_ratio=2.0, rho=0.1, ridge=0.1)
+    assert rt("identity", "linear", alpha=2.0, tau=0.5, kappa=1.5, width_ratio=2.0, rho=0.1,
+              ridge=0.1, model="hermite1") == a
 
 
 @pytest.mark.parametrize("kappa", [np.inf, 1.5])
 def test_p1_general_path_reduces_to_identity(kappa):
-    """The p = 1 solver with mu1 = 1 and mu*^2 -> 0 reproduces the step-1 equivalent."""
+    """The p = 1 solver with mu1 = 1 and mu*^2 -> 0 reproduces the identity-RT equivalent."""
     args = [np.atleast_1d(np.float64(x)) for x in (2.0, 0.7, kappa, 1.5, 0.2, 0.05, 1.6)]
     p1 = rtm._p1_flat(*args, 1.0, 1e-13)
     ident = rtm._aux_flat(*args)
@@ -370,12 +382,15 @@ def test_p1_limits(act):
     alpha, tau, rho, ridge = 2.0, 2.0, 0.1, 0.5
     s = 1.0 + (1.0 + rho) / alpha
     # psi -> inf: ridge on vec H with lambda_bar -> lambda_bar + mu*^2, rescaled by mu1^2
-    la = linear_attention_icl_error(tau, alpha, np.inf, rho, s * (ridge + mus2) / (tau * mu1**2))
-    e = rt(act, "linear", alpha, tau, np.inf, [1e2, 1e4, np.inf], rho, ridge, model="hermite1")
+    la = linear_attention_icl_error(alpha=alpha, tau=tau, kappa=np.inf, rho=rho,
+                                    ridge=s * (ridge + mus2) / (tau * mu1**2))
+    e = rt(act, "linear", alpha=alpha, tau=tau, kappa=np.inf, width_ratio=[1e2, 1e4, np.inf],
+           rho=rho, ridge=ridge, model="hermite1")
     assert e[-1] == pytest.approx(la, rel=1e-9)
     assert abs(e[1] - la) < 0.02 * abs(e[0] - la)
     # ridge -> inf: the zero predictor
-    big = rt(act, "linear", alpha, [0.5, 2.0], np.inf, [0.5, 3.0], rho, 1e9, model="hermite1")
+    big = rt(act, "linear", alpha=alpha, tau=[0.5, 2.0], kappa=np.inf, width_ratio=[0.5, 3.0],
+             rho=rho, ridge=1e9, model="hermite1")
     np.testing.assert_allclose(big, 1.0 + rho, atol=1e-6)
 
 
@@ -384,7 +399,8 @@ def test_p1_peak_at_k_equals_n(tau):
     """With mu* > 0 the kernel has full rank n, so the small-ridge peak is at k = n (psi = 1)."""
     psis = np.linspace(0.2, 3.0, 561)
     for act in ("tanh", "relu"):
-        e = rt(act, "linear", 2.0, tau, np.inf, psis, 0.1, 1e-9, model="hermite1")
+        e = rt(act, "linear", alpha=2.0, tau=tau, kappa=np.inf, width_ratio=psis, rho=0.1,
+               ridge=1e-9, model="hermite1")
         i = int(np.argmax(e))
         assert abs(psis[i] - 1.0) <= 1.5 * (psis[1] - psis[0])
         assert e[i] > 100.0 * max(e[0], e[-1])
@@ -397,7 +413,7 @@ def conditional_check_p1(d, tau, psi, ridge, mu1, mus2, n_sketch, seed=4, alpha=
     ``E e ~ e_LA(Gamma) + gamma ||beta~||^2 + mu*^2 ||beta~||^2/(k - df2)`` (docs section 5.1).
     """
     sz, _, _, t, ss = _vec_h_data(d, alpha, tau, np.inf, rho, seed, 0)
-    p = sample_prompts(stream(ss, "train"), sz.n, d, sz.ell, "linear", rho)  # same prompts
+    p, _ = sample_training_prompts(ss, sz, "linear", rho)  # the same prompts
     X = (p.xq[:, :, None] * p.h[:, None, :]).reshape(sz.n, -1)
     y = p.y
     n, D = sz.n, sz.D
@@ -453,11 +469,7 @@ def simulate_p1_paired(d, act, alpha, tau, kappa, rho, psi, ridge, seed, run):
     """
     mu0, mu1, mus2 = _hermite1(act)
     sz, A, b, t, ss = _vec_h_data(d, alpha, tau, kappa, rho, seed, run)
-    pool = task = None
-    if sz.K is not None:
-        pool = sample_tasks(stream(ss, "tasks"), sz.K, d)
-        task = np.repeat(np.arange(sz.K), sz.reuse)
-    p = sample_prompts(stream(ss, "train"), sz.n, d, sz.ell, "linear", rho, pool=pool, task=task)
+    p, _ = sample_training_prompts(ss, sz, "linear", rho, task_order="blocks")
     X = (p.xq[:, :, None] * p.h[:, None, :]).reshape(sz.n, -1)
     n, D = sz.n, sz.D
     k = max(1, int(math.floor(psi * n + 0.5)))
@@ -471,8 +483,10 @@ def simulate_p1_paired(d, act, alpha, tau, kappa, rho, psi, ridge, seed, run):
     c = mu0 * a.sum() / math.sqrt(k)
     e_p1 = _exact_error(mu1 * (S @ a), sz, rho) + mus2 * (a @ a) / k + c * c
     e_la = _exact_error(np.linalg.solve(A + t * ridge * np.eye(D), b), sz, rho)
-    th = aux_rt(act, "linear", sz.alpha, sz.tau, sz.kappa, k / n, rho, ridge, model="hermite1")
-    la0 = linear_attention_icl_error(sz.tau, sz.alpha, sz.kappa, rho, float(th.lambda_la_nominal))
+    th = aux_rt(act, "linear", alpha=sz.alpha, tau=sz.tau, kappa=sz.kappa, width_ratio=k / n,
+                rho=rho, ridge=ridge, model="hermite1")
+    la0 = linear_attention_icl_error(alpha=sz.alpha, tau=sz.tau, kappa=sz.kappa, rho=rho,
+                                     ridge=float(th.lambda_la_nominal))
     return e_p1, e_la, float(th.error), float(la0)
 
 

@@ -1,4 +1,4 @@
-"""Step 3 of issue 6: nonlinear activations and nonlinear targets in the RT equivalent.
+"""Nonlinear activations and nonlinear targets in the RT equivalent.
 
 The reduction (``docs/theory/random_transformer.md``, section 6): in the proportional limit only
 Hermite degrees 0 and 1 of ``sigma`` survive (degrees >= 2 act as independent feature noise of
@@ -67,9 +67,11 @@ def test_infinite_width_identity_is_reduced_linear_attention(target, kappa):
     mean, a1, q = _moments(target, rho)
     t_over_d = a1**2 + q / alpha
     lam_la = t_over_d * lbar / tau
-    expected = a1**2 * linear_attention_icl_error(tau, alpha, kappa, q / a1**2 - 1.0,
-                                                  lam_la / a1**2)
-    got = rt("identity", target, alpha, tau, kappa, np.inf, rho, lbar)
+    expected = a1**2 * linear_attention_icl_error(alpha=alpha, tau=tau, kappa=kappa,
+                                                  rho=q / a1**2 - 1.0,
+                                                  ridge=lam_la / a1**2)
+    got = rt("identity", target, alpha=alpha, tau=tau, kappa=kappa, width_ratio=np.inf, rho=rho,
+             ridge=lbar)
     assert got == pytest.approx(float(expected), rel=1e-9)
 
 
@@ -81,12 +83,14 @@ def test_large_ridge_limit_and_intercept(act, intercept):
     rho = 0.1
     mean, _, q = _moments("relu", rho)
     expected = q - mean**2 if intercept else q
-    got = rt(act, "relu", 2.0, 2.0, np.inf, 1.5, rho, 1e9)
+    got = rt(act, "relu", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.5, rho=rho, ridge=1e9)
     assert got == pytest.approx(expected, rel=1e-6)
-    aux = rtm.random_transformer_auxiliaries(act, "relu", 2.0, 2.0, np.inf, 1.5, rho, 1.0)
+    aux = rtm.random_transformer_auxiliaries(act, "relu", alpha=2.0, tau=2.0, kappa=np.inf,
+                                             width_ratio=1.5, rho=rho, ridge=1.0)
     assert aux.intercept is intercept
     # zero-mean target: the intercept does not matter
-    assert rt(act, "tanh", 2.0, 2.0, np.inf, 1.5, rho, 1e9) == pytest.approx(
+    assert rt(act, "tanh", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.5, rho=rho,
+              ridge=1e9) == pytest.approx(
         _moments("tanh", rho)[2], rel=1e-6)
 
 
@@ -94,7 +98,6 @@ def test_partial_intercept_case_raises(monkeypatch):
     """mu0 = 0 with even Hermite components (here sigma = u + He_2(u)) and E g != 0: the
     constant mode has an O(1) eigenvalue and fits the mean only partially -- not covered; a
     zero-mean target is fine."""
-    import rmt_icl.hermite as hermite
     from rmt_icl.hermite import hermite_expansion
 
     real = hermite_expansion("polynomial", 8, params={"coeffs": (0.0, 1.0)})
@@ -108,10 +111,12 @@ def test_partial_intercept_case_raises(monkeypatch):
                              residuals=np.array([math.sqrt(3.0), math.sqrt(2.0)]
                                                 + [0.0] * (degree - 1)))
 
-    monkeypatch.setattr(hermite, "hermite_expansion", fake)
+    monkeypatch.setattr(rtm, "hermite_expansion", fake)
     with pytest.raises(NotImplementedError, match="partially"):
-        rt("polynomial", "relu", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1)
-    assert np.isfinite(rt("polynomial", "tanh", 2.0, 2.0, np.inf, 1.0, 0.1, 0.1))
+        rt("polynomial", "relu", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.0, rho=0.1,
+           ridge=0.1)
+    assert np.isfinite(rt("polynomial", "tanh", alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=1.0,
+                          rho=0.1, ridge=0.1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -126,20 +131,21 @@ def test_linear_attention_nonlinear_target_monte_carlo(kappa):
     gap 0.0067 +- 0.0054 (d = 24), 0.0031 +- 0.0023 (d = 40) for kappa = inf; 0.0037 +- 0.0032,
     0.0016 +- 0.0035 for kappa = 2, i.e. gap * d <= 0.16. Allowance 0.5/d.
     """
-    from rmt_icl.simulate.linear_attention import simulate_point
     from rmt_icl.core.seeding import run_seed
+    from rmt_icl.simulate.linear_attention import simulate_point
 
     d, runs, alpha, tau, rho, lam = 32, 6, 2.0, 2.0, 0.1, 0.1
     _, a1, q = _moments("tanh", rho)
-    theory = a1**2 * float(linear_attention_icl_error(tau, alpha, kappa, q / a1**2 - 1.0,
-                                                      lam / a1**2))
+    theory = a1**2 * float(linear_attention_icl_error(alpha=alpha, tau=tau, kappa=kappa,
+                                                      rho=q / a1**2 - 1.0,
+                                                      ridge=lam / a1**2))
     x = np.array([simulate_point(dict(d=d, alpha=alpha, tau=tau, kappa=kappa, rho=rho,
                                       ridge=lam, target="tanh", n_test=20000),
                                  run_seed(11, r, (d,)))["icl"] for r in range(runs)])
     se = x.std(ddof=1) / math.sqrt(runs)
     assert abs(x.mean() - theory) <= 3 * se + 0.5 / d, (x.mean(), se, theory)
     # and the unreduced linear-target formula is far off (the test can fail)
-    naive = float(linear_attention_icl_error(tau, alpha, kappa, rho, lam))
+    naive = float(linear_attention_icl_error(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam))
     assert abs(x.mean() - naive) > 3 * se + 0.5 / d
 
 
@@ -151,22 +157,22 @@ def test_rt_relu_target_intercept_monte_carlo():
     gap * d = 1.1-1.8 at d = 32 and 64 (lambda_bar 1e-4, 1e-2; docs section 6.4). Tolerance
     3 SE + 2/d.
     """
-    from rmt_icl.simulate.random_transformer import simulate_models
     from rmt_icl.core.seeding import run_seed
+    from rmt_icl.simulate.random_transformer import simulate_models
 
     d, runs = 24, 4
     p = dict(d=d, alpha=2.0, tau=2.0, width_ratio=0.5, kappa="inf", rho=0.1, ridge=0.1,
              activation="relu", target="relu", n_test=8192, test_queries=16)
-    res = [simulate_models(p, run_seed(5, r, (d,)), ("rt",))["rt"] for r in range(runs)]
-    x = np.array([r["icl"] for r in res])
+    res = [simulate_models(p, run_seed(5, r, (d,)), ("rt",)) for r in range(runs)]
+    x = np.array([r["rt"].icl for r in res])
     se = x.std(ddof=1) / math.sqrt(runs)
-    r0 = res[0]
-    args = (r0["alpha_realised"], r0["tau_realised"], np.inf, r0["width_ratio_realised"], 0.1,
-            0.1)
-    with_intercept = float(rt("relu", "relu", *args, t_over_d=r0["t"] / d))
+    r0 = res[0].run
+    point = dict(alpha=r0.alpha_realised, tau=r0.tau_realised, kappa=np.inf,
+                 width_ratio=r0.width_ratio_realised, rho=0.1, ridge=0.1)
+    with_intercept = float(rt("relu", "relu", **point, t_over_d=r0.t / d))
     red = rtm._check_model("relu", "relu", "rt")
     assert red.intercept
-    shape, flat = rtm._validate(*args, r0["t"] / d)
+    shape, flat = rtm._validate(*point.values(), r0.t / d)
     alpha_e, rho_e, s_e, a1sq = rtm._effective_problem(red._replace(intercept=False), flat[0],
                                                        flat[4], flat[6])
     without = a1sq * float(rtm._p1_flat(alpha_e, flat[1], flat[2], flat[3], rho_e, flat[5],

@@ -4,16 +4,16 @@ Trains the merged (or Mahankali) LSA from random initialisation on in-context re
 (:func:`rmt_icl.lsa.train_lsa`), then reports the held-out loss, the theory loss L*, the relative
 Frobenius distance ||Gamma_eff - Gamma*||_F / ||Gamma*||_F and the learning curve.
 
-``--noise`` is the label-noise *standard deviation* sigma (the reference tables' convention); the
-Python API takes ``noise_var`` = sigma^2.
+``--noise`` is the label-noise *standard deviation* sigma (the convention of the tables in
+``docs/theory/one_step_gd.md``); the Python API takes ``noise_var`` = sigma^2.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rmt_icl.core.checks import check_nonnegative
 from rmt_icl.cli._common import print_json, print_table
+from rmt_icl.core.checks import check_nonnegative
 
 
 def register(subparsers):
@@ -33,7 +33,9 @@ def register(subparsers):
     p.add_argument("--prior", choices=("identity", "inverse"), default="identity",
                    help="task prior w ~ N(0, I) (default) or N(0, Sigma^{-1})")
     p.add_argument("--target", default="linear",
-                   help="linear (default), relu, tanh[:A], he3[:BETA], cubic")
+                   help="linear (default), signed:NAME (a random-sign single-index target, e.g. "
+                   "signed:relu, signed:tanh:2, signed:he1+he3) or he3:BETA; see "
+                   "rmt_icl.core.targets")
     p.add_argument("--steps", type=int, default=2000, help="optimisation steps (default 2000)")
     p.add_argument("--batch", type=int, default=1024, help="prompts per step (default 1024)")
     p.add_argument("--lr", type=float, default=1e-2, help="learning rate (default 1e-2)")

@@ -24,6 +24,7 @@ Degrees are limited to ``[0, MAX_DEGREE] = [0, 170]`` (``171!`` overflows float6
 ``docs/hermite.md``.
 """
 
+from rmt_icl.hermite._validate import MAX_DEGREE
 from rmt_icl.hermite.activations import Activation, activation_names, get_activation
 from rmt_icl.hermite.expansion import (
     HermiteExpansion,
@@ -32,7 +33,7 @@ from rmt_icl.hermite.expansion import (
     hermite_expansion,
     hermite_residual,
 )
-from rmt_icl.hermite.kernels import MAX_DEGREE, hermite_polynomials, hermite_series
+from rmt_icl.hermite.kernels import hermite_polynomials, hermite_series
 from rmt_icl.hermite.mp import mp_hermite
 
 __all__ = [

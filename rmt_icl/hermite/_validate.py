@@ -1,11 +1,17 @@
-"""Input checks of the Hermite engine (messages name the parameter and its allowed range)."""
+"""Input checks of the Hermite engine (messages name the parameter and its allowed range).
+
+The lowest module of :mod:`rmt_icl.hermite`: it holds the degree limit :data:`MAX_DEGREE` that
+every other module imports.
+"""
 
 from __future__ import annotations
 
 import math
 
 from rmt_icl.core.checks import check_int
-from rmt_icl.hermite.kernels import MAX_DEGREE
+
+#: largest degree accepted anywhere in the engine: 170! ≈ 7.3e306 is the last finite factorial
+MAX_DEGREE = 170
 
 
 def check_degree(degree, name: str = "degree") -> int:

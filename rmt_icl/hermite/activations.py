@@ -410,28 +410,25 @@ def _make_elu(alpha=1.0):
     return Activation("elu", f, {"alpha": al}, (0.0,), fmp, None)
 
 
-def _make_sin(freq=1.0):
-    w = _check_real("freq", freq)
+def _trig_factory(name, np_func, mp_func):
+    """Factory of ``sigma(u) = name(freq u)`` for ``name`` in ``sin``, ``cos``."""
 
-    def f(u):
-        return np.sin(w * u)
+    def make(freq=1.0):
+        w = _check_real("freq", freq)
 
-    def fmp(x):
-        return mpmath.sin(w * x)
+        def f(u):
+            return np_func(w * u)
 
-    return Activation("sin", f, {"freq": w}, (), fmp, _closed_trig("sin", w))
+        def fmp(x):
+            return mp_func(w * x)
+
+        return Activation(name, f, {"freq": w}, (), fmp, _closed_trig(name, w))
+
+    return make
 
 
-def _make_cos(freq=1.0):
-    w = _check_real("freq", freq)
-
-    def f(u):
-        return np.cos(w * u)
-
-    def fmp(x):
-        return mpmath.cos(w * x)
-
-    return Activation("cos", f, {"freq": w}, (), fmp, _closed_trig("cos", w))
+_make_sin = _trig_factory("sin", np.sin, mpmath.sin)
+_make_cos = _trig_factory("cos", np.cos, mpmath.cos)
 
 
 #: registered name -> (factory, {parameter: default})

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rmt_icl.core.checks import as_float_array
-from rmt_icl.hermite._validate import check_degree, check_variance
+from rmt_icl.hermite._validate import MAX_DEGREE, check_degree, check_variance
 from rmt_icl.hermite.activations import Activation, get_activation
-from rmt_icl.hermite.kernels import MAX_DEGREE, hermite_series, mehler_series
+from rmt_icl.hermite.kernels import hermite_series, mehler_series
+from rmt_icl.hermite.mp import mp_hermite
+from rmt_icl.hermite.quadrature import quadrature_moments
 
 METHODS = ("auto", "closed_form", "quadrature", "mpmath")
 _EPS = float(np.finfo(float).eps)
-#: k! for k = 0..170 as float64 (exact up to rounding of the last bit)
+#: k! for k = 0..MAX_DEGREE as float64 (exact up to rounding of the last bit)
 FACTORIALS = np.array([float(math.factorial(k)) for k in range(MAX_DEGREE + 1)])
 SQRT_FACTORIALS = np.sqrt(FACTORIALS)
 
@@ -165,8 +167,6 @@ def _closed(act: Activation, p: int, v: float) -> HermiteExpansion:
 
 
 def _quadrature(act, p, v, tol, kinks) -> HermiteExpansion:
-    from rmt_icl.hermite.quadrature import quadrature_moments
-
     q = quadrature_moments(act, p, v, tol=tol, kinks=kinks)
     sq = SQRT_FACTORIALS[: p + 1]
     c = q.s / sq
@@ -178,8 +178,6 @@ def _quadrature(act, p, v, tol, kinks) -> HermiteExpansion:
 
 
 def _mpmath(act, p, v, precision, kinks) -> HermiteExpansion:
-    from rmt_icl.hermite.mp import mp_hermite
-
     r = mp_hermite(act, p, v, precision=precision, kinks=kinks)
     c = np.array([float(x) for x in r.coefficients])
     r2 = float(r.residual) ** 2

@@ -21,8 +21,7 @@ import math
 import numba as nb
 import numpy as np
 
-#: largest degree accepted anywhere in the engine: 170! ≈ 7.3e306 is the last finite factorial
-MAX_DEGREE = 170
+from rmt_icl.hermite._validate import MAX_DEGREE, check_degree
 
 
 @nb.njit(cache=True, parallel=True, fastmath=False)
@@ -179,12 +178,6 @@ def _as_c_float64(u) -> np.ndarray:
     return ua if ua.flags.c_contiguous else np.ascontiguousarray(ua)
 
 
-def _check_degree(degree) -> int:
-    from rmt_icl.hermite._validate import check_degree
-
-    return check_degree(degree)
-
-
 def hermite_polynomials(u, degree, out=None) -> np.ndarray:
     """Probabilists' Hermite polynomials ``He_0(u), ..., He_P(u)`` on an array.
 
@@ -207,7 +200,7 @@ def hermite_polynomials(u, degree, out=None) -> np.ndarray:
         Shape ``(P+1,) + u.shape``; entry ``[k, ...]`` is ``He_k(u)``. Values overflow to ``±inf``
         only where ``|He_k(u)| > 1.8e308`` (e.g. ``k = 170`` and ``|u| ≳ 60``).
     """
-    p = _check_degree(degree)
+    p = check_degree(degree)
     ua = _as_c_float64(u)
     shape = (p + 1,) + ua.shape
     if out is None:

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmt_icl.core.checks import check_int
+from rmt_icl.core.seeding import run_seed, stream
+from rmt_icl.core.stats import mean_se
 from rmt_icl.lsa.data import PromptDistribution
 from rmt_icl.lsa.model import gram
-from rmt_icl.core.seeding import run_seed, stream
 
 __all__ = ["RelaxationCertificate", "relaxation_features", "relaxation_certificate"]
 
@@ -104,8 +105,7 @@ def relaxation_certificate(dist: PromptDistribution, *, n_train: int = 200_000,
         eg.append(g_err)
         diffs.append(r_err - g_err)
         done += m
-    diffs = np.concatenate(diffs)
+    diff, diff_se = mean_se(np.concatenate(diffs))
     return RelaxationCertificate(
         relaxation_loss=float(np.concatenate(er).mean()), gd_loss=float(np.concatenate(eg).mean()),
-        diff=float(diffs.mean()), diff_se=float(diffs.std(ddof=1) / np.sqrt(diffs.size)),
-        n_features=int(theta.size), n_train=n_train, n_test=n_test)
+        diff=diff, diff_se=diff_se, n_features=int(theta.size), n_train=n_train, n_test=n_test)

@@ -3,8 +3,9 @@
 A :class:`PromptDistribution` draws prompts (X, y, x_q, y_q) with n context pairs:
 
 * linear Gaussian: x ~ N(0, Sigma_x), w ~ N(0, Sigma_w), y = w^T x + eps, eps ~ N(0, sigma^2);
-* nonlinear (Mahankali Theorem 3): x ~ N(0, I_d), y = f(x) + eps with a random target f from
-  :mod:`rmt_icl.theory._targets` (``relu``, ``tanh[:A]``, ``he3[:BETA]``, ``cubic``, ...).
+* nonlinear (Mahankali Theorem 3): x ~ N(0, I_d), y = f(x) + eps with a random target f of the
+  one-step-GD/LSA model from :mod:`rmt_icl.core.targets` (``signed:relu``, ``signed:tanh:A``,
+  ``signed:he1+he3``, ``he3:BETA``, ...).
 
 The query label y_q includes its noise. :meth:`PromptDistribution.theory` returns the optimal
 Gamma* and loss L* that the theory predicts for the distribution.
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmt_icl.core.checks import check_int, check_nonnegative
-from rmt_icl.theory._targets import LinearTarget, Target, get_target
-from rmt_icl.theory.one_step_gd import _resolve_covs, one_step_gd_nonlinear, optimal_lsa
+from rmt_icl.core.targets import Target, get_target
+from rmt_icl.theory.one_step_gd import one_step_gd_nonlinear, optimal_lsa, resolve_covariances
 
 __all__ = ["Prompts", "PromptDistribution", "TaskPool", "parse_cov"]
 
@@ -71,20 +72,21 @@ class PromptDistribution:
     cov_w : None, "inverse" or array_like
         Task prior covariance for the linear target (None: I_d; "inverse": cov_x^{-1}).
     target : None, str or Target
-        None or "linear" for y = w^T x + eps; otherwise a nonlinear target name/object.
+        None or "linear" for y = w^T x + eps; otherwise a nonlinear target of the
+        one-step-GD/LSA model (``signed:NAME`` or ``he3:BETA``; see :mod:`rmt_icl.core.targets`).
     """
 
     def __init__(self, d, n, noise_var=0.0, cov_x=None, cov_w=None, target=None):
         self.d = check_int("d", d, minimum=1)
         self.n = check_int("n", n, minimum=1)
         self.noise_var = float(check_nonnegative("noise_var", noise_var))
-        self.target: Target = LinearTarget() if target is None else get_target(target)
-        self.linear = isinstance(self.target, LinearTarget)
+        self.target: Target = get_target("linear" if target is None else target, context="lsa")
+        self.linear = self.target.is_linear
         if not self.linear and (cov_x is not None or cov_w is not None):
             raise ValueError("cov_x and cov_w must be None for a nonlinear target (the theory "
                              "assumes x ~ N(0, I_d))")
         cx = np.eye(self.d) if cov_x is None else cov_x
-        self.cov_x, self.cov_w = _resolve_covs(cx, cov_w)
+        self.cov_x, self.cov_w = resolve_covariances(cx, cov_w)
         if self.cov_x.shape != (self.d, self.d):
             raise ValueError(f"cov_x must have shape ({self.d}, {self.d}) to match d, got "
                              f"{self.cov_x.shape}")
@@ -97,7 +99,7 @@ class PromptDistribution:
         size = check_int("size", size, minimum=1)
         if self.linear:
             return rng.standard_normal((size, self.d)) @ self._lw.T, np.ones(size)
-        return self.target.sample_tasks(rng, size, self.d)
+        return self.target.lsa_tasks(rng, size, self.d)
 
     def sample_prompts(self, rng: np.random.Generator, W, s) -> Prompts:
         """One prompt per task (W[b], s[b]): fresh covariates, labels and noise."""
@@ -108,7 +110,7 @@ class PromptDistribution:
                 Xall = Xall @ self._lx.T
             f = np.matmul(Xall, W[:, :, None])[:, :, 0]
         else:
-            f = self.target.evaluate(W, s, Xall)
+            f = self.target.lsa_labels(W, s, Xall)
         if self.noise_var > 0:
             f = f + np.sqrt(self.noise_var) * rng.standard_normal(f.shape)
         return Prompts(X=Xall[:, : self.n], y=f[:, : self.n], xq=Xall[:, self.n],
@@ -130,9 +132,9 @@ class PromptDistribution:
         :func:`rmt_icl.theory.one_step_gd_nonlinear`.
         """
         if self.linear:
-            o = optimal_lsa(self.n, self.cov_x, self.cov_w, self.noise_var)
+            o = optimal_lsa(self.cov_x, self.cov_w, n=self.n, noise_var=self.noise_var)
             return o.gamma, o.loss
-        o = one_step_gd_nonlinear(self.n, self.target, self.d, self.noise_var)
+        o = one_step_gd_nonlinear(self.target, n=self.n, d=self.d, noise_var=self.noise_var)
         return o.step * np.eye(self.d), o.loss
 
 

@@ -9,8 +9,8 @@ Randomness: ``run_seed(seed, run)`` from :mod:`rmt_icl.core.seeding`, with the r
 ``"init"`` (weights), ``"batches"`` (training prompts), ``"tasks"`` (the task pool) and
 ``"test"`` (held-out prompts of :func:`evaluate_lsa`).
 
-A non-finite loss or weight raises :class:`rmt_icl.core.errors.TrainingDivergedError` naming the step
-and the learning rate; nothing is returned silently.
+A non-finite loss or weight raises :class:`rmt_icl.core.errors.TrainingDivergedError` naming the
+step and the learning rate; nothing is returned silently.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import numpy as np
 
 from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
 from rmt_icl.core.errors import TrainingDivergedError
+from rmt_icl.core.seeding import run_seed, stream
+from rmt_icl.core.stats import mean_se, paired_mean_se
 from rmt_icl.lsa.data import PromptDistribution, TaskPool
 from rmt_icl.lsa.model import MahankaliLSA, MergedLSA, gram, query_token
-from rmt_icl.core.seeding import run_seed, stream
 
 __all__ = ["TrainResult", "EvalResult", "train_lsa", "evaluate_lsa"]
 
@@ -240,13 +241,8 @@ def evaluate_lsa(model, dist: PromptDistribution, *, n_prompts: int = 200_000,
             ref.append((np.einsum("bi,ij,bj->b", h, gamma_ref, P.xq) - P.yq) ** 2)
         done += b
     err = np.concatenate(err)
-    rt = np.sqrt(n_prompts)
     if gamma_ref is None:
         nan = float("nan")
-        return EvalResult(float(err.mean()), float(err.std(ddof=1) / rt), nan, nan, nan, nan,
-                          n_prompts)
+        return EvalResult(*mean_se(err), nan, nan, nan, nan, n_prompts)
     ref = np.concatenate(ref)
-    diff = err - ref
-    return EvalResult(float(err.mean()), float(err.std(ddof=1) / rt), float(ref.mean()),
-                      float(ref.std(ddof=1) / rt), float(diff.mean()),
-                      float(diff.std(ddof=1) / rt), n_prompts)
+    return EvalResult(*mean_se(err), *mean_se(ref), *paired_mean_se(err, ref), n_prompts)

@@ -2,7 +2,8 @@
 
 Isotropic Gaussian data x ~ N(0, I_d), w ~ N(0, I_d), noise variance sigma^2, context length n.
 All risks here are *clean* risks R = E||w_hat - w||^2 (add sigma^2 to compare with the LSA
-pretraining loss, which includes the query noise). The zero predictor has R = d.
+pretraining loss, which includes the query noise). The zero predictor has R = d. As everywhere in
+:mod:`rmt_icl.theory`, the sizes ``n, d`` and ``noise_var`` are keyword-only.
 
 Which are exact and which are Monte Carlo
 -----------------------------------------
@@ -24,6 +25,8 @@ import numpy as np
 from scipy import linalg, optimize
 
 from rmt_icl.core.checks import as_float_array, check_int, check_nonnegative
+from rmt_icl.core.stats import mean_se
+from rmt_icl.theory._conventions import check_sizes, scalar_or_array
 
 __all__ = [
     "ComparatorRisk",
@@ -58,7 +61,7 @@ class ComparatorRisk:
     steps: np.ndarray | None = None
 
 
-def wishart_eigenvalues(rng: np.random.Generator, n: int, d: int, size: int) -> np.ndarray:
+def wishart_eigenvalues(rng: np.random.Generator, *, n: int, d: int, size: int) -> np.ndarray:
     """Eigenvalues of X^T X, X an n x d standard Gaussian matrix; shape (size, d), ascending.
 
     Uses the Dumitriu-Edelman beta = 1 bidiagonal model: for p = min(n, d), m = max(n, d), the
@@ -92,11 +95,7 @@ def wishart_eigenvalues(rng: np.random.Generator, n: int, d: int, size: int) -> 
     return ev
 
 
-def _mc(values: np.ndarray) -> tuple[float, float]:
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
-
-
-def bayes_ridge_risk(n, d, noise_var, *, n_draws: int = 200_000, seed: int = 0,
+def bayes_ridge_risk(*, n, d, noise_var, n_draws: int = 200_000, seed: int = 0,
                      chunk: int = 50_000) -> ComparatorRisk:
     """Clean risk of the Bayes-optimal (posterior-mean) predictor, isotropic data.
 
@@ -117,22 +116,20 @@ def bayes_ridge_risk(n, d, noise_var, *, n_draws: int = 200_000, seed: int = 0,
     seed : int
         Seed of the eigenvalue stream (numpy SeedSequence).
     """
-    n = check_int("n", n, minimum=1)
-    d = check_int("d", d, minimum=1)
-    s2 = float(check_nonnegative("noise_var", noise_var))
+    n, d, s2 = check_sizes(n, d, noise_var)
     n_draws = check_int("n_draws", n_draws, minimum=2)
     if s2 == 0.0:
         return ComparatorRisk(float(max(d - n, 0)), 0.0, "exact")
     rng = np.random.default_rng(np.random.SeedSequence(check_int("seed", seed, minimum=0)))
     vals = []
     for start in range(0, n_draws, chunk):
-        ev = wishart_eigenvalues(rng, n, d, min(chunk, n_draws - start))
+        ev = wishart_eigenvalues(rng, n=n, d=d, size=min(chunk, n_draws - start))
         vals.append(s2 * np.sum(1.0 / (ev + s2), axis=1))
-    r, se = _mc(np.concatenate(vals))
+    r, se = mean_se(np.concatenate(vals))
     return ComparatorRisk(r, se, "mc")
 
 
-def bayes_ridge_risk_mp(n, d, noise_var) -> np.ndarray:
+def bayes_ridge_risk_mp(*, n, d, noise_var):
     """Marchenko-Pastur approximation of the Bayes ridge clean risk (vectorised).
 
     With lambda = sigma^2/n and gamma = d/n,
@@ -141,7 +138,8 @@ def bayes_ridge_risk_mp(n, d, noise_var) -> np.ndarray:
         m(-lambda) = [ -(1 - gamma + lambda) + sqrt((1 - gamma + lambda)^2 + 4 gamma lambda) ]
                      / (2 gamma lambda).
 
-    An approximation: 0.2-15 % below the exact finite-size value at d <= 20.
+    An approximation: 0.2-15 % below the exact finite-size value at d <= 20. Returns a numpy
+    float for scalar input, else an array of the broadcast shape.
     """
     n = as_float_array("n", n)
     d = as_float_array("d", d)
@@ -152,7 +150,7 @@ def bayes_ridge_risk_mp(n, d, noise_var) -> np.ndarray:
     g = d / n
     b = 1.0 - g + lam
     m = (-b + np.sqrt(b * b + 4.0 * g * lam)) / (2.0 * g * lam)
-    return d * lam * m
+    return scalar_or_array(d * lam * m)
 
 
 def check_positive_noise(noise_var) -> np.ndarray:
@@ -162,7 +160,7 @@ def check_positive_noise(noise_var) -> np.ndarray:
     return s2
 
 
-def least_squares_risk(n, d, noise_var) -> np.ndarray:
+def least_squares_risk(*, n, d, noise_var):
     """Clean risk of (min-norm) least squares w_LS = X^+ y, isotropic data; exact (vectorised).
 
         n >= d + 2:  R = sigma^2 d / (n - d - 1)              (any Sigma_x, any prior)
@@ -175,6 +173,11 @@ def least_squares_risk(n, d, noise_var) -> np.ndarray:
         >= 1.
     noise_var : float or array_like
         sigma^2 >= 0.
+
+    Returns
+    -------
+    ndarray or float
+        The risk, broadcast over the inputs (a numpy float for scalar input).
     """
     n = as_float_array("n", n)
     d = as_float_array("d", d)
@@ -189,7 +192,7 @@ def least_squares_risk(n, d, noise_var) -> np.ndarray:
         out = np.where(over, s2 * d / (n - d - 1.0), out)
         out = np.where(under, (d - n) + s2 * n / (d - n - 1.0), out)
     out = np.where(s2 == 0, np.maximum(d - n, 0.0), out)
-    return out
+    return scalar_or_array(out)
 
 
 def _gd_terms(ev: np.ndarray, n: int, s2: float, steps: np.ndarray) -> np.ndarray:
@@ -203,7 +206,7 @@ def _gd_terms(ev: np.ndarray, n: int, s2: float, steps: np.ndarray) -> np.ndarra
     return np.sum(P**2 + (s2 / n) * noise, axis=-1)
 
 
-def gd_risk(n, d, noise_var, steps, *, n_draws: int = 200_000, seed: int = 0) -> ComparatorRisk:
+def gd_risk(steps, *, n, d, noise_var, n_draws: int = 200_000, seed: int = 0) -> ComparatorRisk:
     """Clean risk of k steps of GD on (1/2n)||Xw - y||^2 from w = 0, isotropic data.
 
     With S = X^T X / n, s_j = eig(S) and P_k(s) = prod_{t<k} (1 - c_t s),
@@ -216,16 +219,14 @@ def gd_risk(n, d, noise_var, steps, *, n_draws: int = 200_000, seed: int = 0) ->
 
     Parameters
     ----------
-    n, d : int
-    noise_var : float
     steps : array_like, shape (k,)
         Step sizes c_0, ..., c_{k-1} (canonical 1/n normalisation).
+    n, d : int
+    noise_var : float
     n_draws, seed : int
         Monte Carlo size and seed (k >= 2 only).
     """
-    n = check_int("n", n, minimum=1)
-    d = check_int("d", d, minimum=1)
-    s2 = float(check_nonnegative("noise_var", noise_var))
+    n, d, s2 = check_sizes(n, d, noise_var)
     steps = as_float_array("steps", steps).ravel()
     if steps.size == 0:
         return ComparatorRisk(float(d), 0.0, "exact", steps)
@@ -235,12 +236,12 @@ def gd_risk(n, d, noise_var, steps, *, n_draws: int = 200_000, seed: int = 0) ->
         return ComparatorRisk(float(r), 0.0, "exact", steps)
     n_draws = check_int("n_draws", n_draws, minimum=2)
     rng = np.random.default_rng(np.random.SeedSequence(check_int("seed", seed, minimum=0)))
-    ev = wishart_eigenvalues(rng, n, d, n_draws)
-    r, se = _mc(_gd_terms(ev, n, s2, steps))
+    ev = wishart_eigenvalues(rng, n=n, d=d, size=n_draws)
+    r, se = mean_se(_gd_terms(ev, n, s2, steps))
     return ComparatorRisk(r, se, "mc", steps)
 
 
-def optimal_gd_risk(n, d, noise_var, k, *, constant_step: bool = True, n_draws: int = 100_000,
+def optimal_gd_risk(k, *, n, d, noise_var, constant_step: bool = True, n_draws: int = 100_000,
                     seed: int = 0) -> ComparatorRisk:
     """k-step GD with step size(s) tuned to minimise the clean risk (isotropic data).
 
@@ -249,16 +250,14 @@ def optimal_gd_risk(n, d, noise_var, k, *, constant_step: bool = True, n_draws: 
     on a fixed set of Wishart draws (common random numbers); the risk is then re-estimated on
     independent draws so that its standard error is honest (not biased by the tuning).
     """
-    n = check_int("n", n, minimum=1)
-    d = check_int("d", d, minimum=1)
     k = check_int("k", k, minimum=1)
-    s2 = float(check_nonnegative("noise_var", noise_var))
+    n, d, s2 = check_sizes(n, d, noise_var)
     c1 = n / (n + d + 1.0 + s2)
     if k == 1:
-        return gd_risk(n, d, s2, [c1])
+        return gd_risk([c1], n=n, d=d, noise_var=s2)
     ss = np.random.SeedSequence(check_int("seed", seed, minimum=0))
     tune_ss, eval_ss = ss.spawn(2)
-    ev = wishart_eigenvalues(np.random.default_rng(tune_ss), n, d, n_draws)
+    ev = wishart_eigenvalues(np.random.default_rng(tune_ss), n=n, d=d, size=n_draws)
 
     def obj(x):
         steps = np.full(k, x[0]) if constant_step else x
@@ -268,12 +267,12 @@ def optimal_gd_risk(n, d, noise_var, k, *, constant_step: bool = True, n_draws: 
     res = optimize.minimize(obj, x0, method="Nelder-Mead",
                             options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
     steps = np.full(k, res.x[0]) if constant_step else np.asarray(res.x)
-    ev2 = wishart_eigenvalues(np.random.default_rng(eval_ss), n, d, n_draws)
-    r, se = _mc(_gd_terms(ev2, n, s2, steps))
+    ev2 = wishart_eigenvalues(np.random.default_rng(eval_ss), n=n, d=d, size=n_draws)
+    r, se = mean_se(_gd_terms(ev2, n, s2, steps))
     return ComparatorRisk(r, se, "mc", steps)
 
 
-def gd_risk_mp(n, d, noise_var, steps, *, nodes: int = 400) -> float:
+def gd_risk_mp(steps, *, n, d, noise_var, nodes: int = 400) -> float:
     """Proportional-limit k-step GD clean risk: E sum_j -> d * integral against Marchenko-Pastur.
 
     With gamma = d/n and mu_gamma the MP law of the eigenvalues of S = X^T X / n (support
@@ -283,19 +282,20 @@ def gd_risk_mp(n, d, noise_var, steps, *, nodes: int = 400) -> float:
               + (sigma^2 d / n) * int (1 - P_k(s))^2 / s dmu_gamma(s),
 
     P_k(s) = prod_t (1 - c_t s). For k = 1 it differs from the exact R_1 by c^2 d/n (the 1/n in
-    E tr S^2 = d(1 + gamma + 1/n)); in general the relative error is O(1/n) (reference section 5,
-    "derived; verify numerically": verified in ``tests/test_one_step_gd_comparators.py``).
+    E tr S^2 = d(1 + gamma + 1/n)); in general the relative error is O(1/n), verified against the
+    finite-size Monte Carlo in ``tests/test_one_step_gd_comparators.py``
+    (``docs/theory/one_step_gd.md``, "Comparators").
     Evaluated by Gauss-Legendre quadrature in the angle s = a + (b - a)(1 - cos t)/2, which
     removes the square-root edges of the density.
 
     Parameters
     ----------
+    steps : array_like, shape (k,)
+        Step sizes (canonical 1/n normalisation).
     n, d : int or float
         Context length and dimension (> 0; only gamma = d/n and the prefactors enter).
     noise_var : float
         sigma^2 >= 0.
-    steps : array_like, shape (k,)
-        Step sizes (canonical 1/n normalisation).
     nodes : int
         Quadrature nodes.
     """

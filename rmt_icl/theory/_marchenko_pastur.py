@@ -1,7 +1,7 @@
 """Marchenko--Pastur resolvent of the task-pool covariance, with an exact ``kappa = inf``.
 
-Private helper of :mod:`rmt_icl.theory.linear_attention` (and of later models that reuse the
-same fixed point). With ``k = kappa d`` tasks ``w_j ~ N(0, I_d)`` and
+Private helper of :mod:`rmt_icl.theory.linear_attention` and of the models built on its fixed
+point (:mod:`rmt_icl.theory.random_transformer`). With ``k = kappa d`` tasks ``w_j ~ N(0, I_d)`` and
 ``W_hat = (1/k) sum_j w_j w_j^T`` (aspect ratio ``d/k = 1/kappa``),
 
     M_kappa(x) = lim (1/d) tr (W_hat + x I)^{-1},   x > 0,
@@ -19,7 +19,7 @@ Derivative (implicit differentiation of the quadratic, using ``a + 2xM/kappa = s
 
     M'_kappa(x) = -M (1 + M/kappa) / sqrt(a^2 + 4x/kappa),     M'_inf(x) = -1/(1+x)^2,
 
-which equals the reference form ``-M^2/2 [1 + (x + 1 + 1/kappa)/sqrt(a^2 + 4x/kappa)]`` and has
+which equals Lu et al.'s form ``-M^2/2 [1 + (x + 1 + 1/kappa)/sqrt(a^2 + 4x/kappa)]`` and has
 no cancellation (all terms positive). The complement
 
     1 - x M_kappa(x) = M / (1 + M/kappa)      ( = lim (1/d) tr W_hat (W_hat + xI)^{-1} )

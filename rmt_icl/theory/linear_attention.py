@@ -31,8 +31,11 @@ its derivative, see :mod:`rmt_icl.theory._marchenko_pastur`):
 Standing: the ICL formulas and the ridgeless IDG closed forms come from the authors' public code
 and were checked numerically; ``e_IDG = tau c(lambda)`` for ``lambda > 0`` is an *inference*
 (see :func:`linear_attention_idg_error`). Details, decisions and measured checks:
-``docs/theory/linear_attention.md``; source summary: the project's shared reference
-``linear_attention_theory.md``, sections 4--5.
+``docs/theory/linear_attention.md``.
+
+Calling convention (all of :mod:`rmt_icl.theory`): the ratios are keyword-only, documented in
+the order ``alpha, tau, kappa, rho, ridge``; scalar input gives a numpy float, array input an
+array of the broadcast shape.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import numpy as np
 
 from rmt_icl.core.checks import check_nonnegative, check_positive
 from rmt_icl.core.errors import ConvergenceError
+from rmt_icl.theory._conventions import broadcast_flat, shape_out
 from rmt_icl.theory._marchenko_pastur import mp_all, mp_resolvent
 from rmt_icl.theory._root import check_converged, log_newton
 
@@ -62,21 +66,17 @@ _RESIDUAL_TOL = 1e-10  # accepted scaled residual of the fixed-point equation
 # --------------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------------
-def _validate(tau, alpha, kappa, rho, ridge):
-    """Check ranges, broadcast, and return flat float64 arrays plus the broadcast shape."""
-    tau = check_positive("tau", tau)
+def _validate(alpha, tau, kappa, rho, ridge):
+    """Check ranges and broadcast: ``(shape, [tau, alpha, kappa, rho, ridge] flat float64)``.
+
+    The flat arrays come in the order of the internal solvers (``tau`` first).
+    """
     alpha = check_positive("alpha", alpha)
+    tau = check_positive("tau", tau)
     kappa = check_positive("kappa", kappa, allow_inf=True)
     rho = check_nonnegative("rho", rho)
     ridge = check_nonnegative("ridge", ridge)
-    arrays = np.broadcast_arrays(tau, alpha, kappa, rho, ridge)
-    shape = arrays[0].shape
-    return shape, [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays]
-
-
-def _shape_out(values: np.ndarray, shape):
-    out = values.reshape(shape)
-    return out[()] if out.ndim == 0 else out
+    return broadcast_flat(tau, alpha, kappa, rho, ridge)
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def _aux_flat(tau, alpha, kappa, rho, lam):
 
 
 def _icl_general_flat(aux: LinearAttentionAuxiliaries, comp, rho):
-    """General-lambda ICL formula (section 5.3 of the reference) from the auxiliaries."""
+    """General-lambda ICL formula (Lu et al. 2024, Result 1) from the auxiliaries."""
     eps, nu, m, dm, c, q = aux
     out = np.full_like(c, np.inf)
     ok = np.isfinite(c)
@@ -212,7 +212,7 @@ def _icl_general_flat(aux: LinearAttentionAuxiliaries, comp, rho):
     return out
 
 
-def linear_attention_fixed_point(tau, alpha, kappa, rho, ridge=0.0):
+def linear_attention_fixed_point(*, alpha, tau, kappa, rho, ridge=0.0):
     r"""Solution ``eps`` of the linear-attention ridge fixed point.
 
     For ``lambda > 0``, ``eps > 0`` is the unique root of
@@ -228,10 +228,10 @@ def linear_attention_fixed_point(tau, alpha, kappa, rho, ridge=0.0):
 
     Parameters
     ----------
-    tau : array_like
-        Pretraining size ``n/d^2``, in ``(0, inf)``.
     alpha : array_like
         Context length ``ell/d``, in ``(0, inf)``.
+    tau : array_like
+        Pretraining size ``n/d^2``, in ``(0, inf)``.
     kappa : array_like
         Task diversity ``k/d``, in ``(0, inf]`` (``np.inf``: a fresh task per context).
     rho : array_like
@@ -251,12 +251,13 @@ def linear_attention_fixed_point(tau, alpha, kappa, rho, ridge=0.0):
     rmt_icl.core.errors.ConvergenceError
         If the root finder fails (carries the scaled residual).
     """
-    shape, (tau, alpha, kappa, rho, lam) = _validate(tau, alpha, kappa, rho, ridge)
+    shape, (tau, alpha, kappa, rho, lam) = _validate(alpha, tau, kappa, rho, ridge)
     q = (1.0 + rho) / alpha
-    return _shape_out(_eps_flat(tau, q, kappa, lam), shape)
+    return shape_out(_eps_flat(tau, q, kappa, lam), shape)
 
 
-def linear_attention_auxiliaries(tau, alpha, kappa, rho, ridge=0.0) -> LinearAttentionAuxiliaries:
+def linear_attention_auxiliaries(*, alpha, tau, kappa, rho,
+                                 ridge=0.0) -> LinearAttentionAuxiliaries:
     r"""All auxiliary quantities ``(eps, nu, m, m', c, q*)`` of the deterministic equivalent.
 
     ``q* = (1+rho)/alpha``; ``eps`` from :func:`linear_attention_fixed_point`; ``nu = q* +
@@ -266,23 +267,23 @@ def linear_attention_auxiliaries(tau, alpha, kappa, rho, ridge=0.0) -> LinearAtt
                        {\tau - 1 + 2\varepsilon m + \varepsilon^2 m'},
 
     evaluated with the stable complement ``1 - nu m = m/(1 + m/kappa)``. At ``tau = 1`` with
-    zero ridge, ``c = inf`` (interpolation peak). Meant for reuse by later models that share
-    this fixed point.
+    zero ridge, ``c = inf`` (interpolation peak). The random-transformer equivalent
+    (:mod:`rmt_icl.theory.random_transformer`) is built on these quantities.
 
     Parameters
     ----------
-    tau, alpha, kappa, rho, ridge : array_like
+    alpha, tau, kappa, rho, ridge : array_like
         As in :func:`linear_attention_icl_error`.
 
     Returns
     -------
     LinearAttentionAuxiliaries
-        Named tuple of arrays (0-d arrays for scalar input) ``epsilon, nu, m, m_prime, c,
-        q_star``, broadcast over the arguments.
+        Named tuple ``epsilon, nu, m, m_prime, c, q_star`` of arrays broadcast over the
+        arguments (numpy floats for scalar input).
     """
-    shape, args = _validate(tau, alpha, kappa, rho, ridge)
+    shape, args = _validate(alpha, tau, kappa, rho, ridge)
     aux, _ = _aux_flat(*args)
-    return LinearAttentionAuxiliaries(*(np.reshape(a, shape) for a in aux))
+    return LinearAttentionAuxiliaries(*(shape_out(a, shape) for a in aux))
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,13 +338,32 @@ def _idg_ridgeless_flat(tau, alpha, kappa, rho):
 # --------------------------------------------------------------------------------------------
 # public errors
 # --------------------------------------------------------------------------------------------
+def _by_ridge(alpha, tau, kappa, rho, ridge, ridgeless, general):
+    """An error evaluated by its ridgeless closed form where ``ridge == 0``, else generally.
+
+    ``ridgeless(tau, alpha, kappa, rho)`` and ``general(aux, comp, tau, rho)`` (``aux, comp``
+    from :func:`_aux_flat`) act on the flat points of each kind; the result has the broadcast
+    shape of the arguments.
+    """
+    shape, (tau, alpha, kappa, rho, lam) = _validate(alpha, tau, kappa, rho, ridge)
+    out = np.empty_like(tau)
+    zero = lam == 0
+    if zero.any():
+        out[zero] = ridgeless(tau[zero], alpha[zero], kappa[zero], rho[zero])
+    pos = ~zero
+    if pos.any():
+        aux, comp = _aux_flat(tau[pos], alpha[pos], kappa[pos], rho[pos], lam[pos])
+        out[pos] = general(aux, comp, tau[pos], rho[pos])
+    return shape_out(out, shape)
+
+
 _PARAMS_DOC = """
     Parameters
     ----------
-    tau : array_like
-        Pretraining size ``tau = n/d^2``, in ``(0, inf)``; the interpolation threshold is 1.
     alpha : array_like
         Context length ``alpha = ell/d``, in ``(0, inf)``.
+    tau : array_like
+        Pretraining size ``tau = n/d^2``, in ``(0, inf)``; the interpolation threshold is 1.
     kappa : array_like
         Task diversity ``kappa = k/d``, in ``(0, inf]``; ``np.inf`` means a fresh task for
         every pretraining context (``M_inf(x) = 1/(1+x)``).
@@ -353,7 +373,7 @@ _PARAMS_DOC = """
         Ridge ``lambda >= 0`` of the pretraining penalty ``(n/d) lambda ||Gamma||_F^2``.
         ``0`` (default) means the ridgeless limit ``lambda -> 0+``.
 
-    All arguments broadcast against each other (numpy rules).
+    All arguments are keyword-only and broadcast against each other (numpy rules).
 
     Returns
     -------
@@ -371,7 +391,7 @@ _PARAMS_DOC = """
 """
 
 
-def linear_attention_icl_error(tau, alpha, kappa, rho, ridge=0.0):
+def linear_attention_icl_error(*, alpha, tau, kappa, rho, ridge=0.0):
     r"""Deterministic-equivalent ICL test error of ridge-pretrained linear attention.
 
     ICL: the test task is a fresh ``w ~ N(0, I_d)``. With ``q* = (1+rho)/alpha`` and the
@@ -393,21 +413,13 @@ def linear_attention_icl_error(tau, alpha, kappa, rho, ridge=0.0):
     * ``tau = 1``: ``inf`` (sample-wise double-descent peak; any ``ridge > 0`` removes it).
 
     Standing: authors' public code (Lu et al. 2024, "Result 1"), checked numerically and by
-    Monte Carlo (reference sections 5.3, 5.4, 8).
+    Monte Carlo (``docs/theory/linear_attention.md``, "ICL error").
     """
-    shape, (tau, alpha, kappa, rho, lam) = _validate(tau, alpha, kappa, rho, ridge)
-    out = np.empty_like(tau)
-    zero = lam == 0
-    if zero.any():
-        out[zero] = _icl_ridgeless_flat(tau[zero], alpha[zero], kappa[zero], rho[zero])
-    pos = ~zero
-    if pos.any():
-        aux, comp = _aux_flat(tau[pos], alpha[pos], kappa[pos], rho[pos], lam[pos])
-        out[pos] = _icl_general_flat(aux, comp, rho[pos])
-    return _shape_out(out, shape)
+    return _by_ridge(alpha, tau, kappa, rho, ridge, _icl_ridgeless_flat,
+                     lambda aux, comp, tau, rho: _icl_general_flat(aux, comp, rho))
 
 
-def linear_attention_idg_error(tau, alpha, kappa, rho, ridge=0.0):
+def linear_attention_idg_error(*, alpha, tau, kappa, rho, ridge=0.0):
     r"""Deterministic-equivalent IDG (in-distribution) test error of linear attention.
 
     IDG: the test task is drawn uniformly from the ``k = kappa d`` pretraining tasks (fresh
@@ -425,22 +437,14 @@ def linear_attention_idg_error(tau, alpha, kappa, rho, ridge=0.0):
 
        Standing of the ``ridge > 0`` formula: **inferred, not derived**. No general-ridge IDG
        formula was found in the authors' code; ``tau c(lambda)`` is the natural extension of
-       the exact ridgeless identity ``e_IDG = tau c(0)``. Supporting evidence (reference
-       section 5.5, 8): at ``kappa = inf`` (where IDG and ICL coincide) ``tau c(lambda)``
-       equals ``e_ICL(lambda)`` to ~1e-12 (also a test of this module), and finite-d Monte
-       Carlo at ``lambda in {0.1, 1}`` agrees within 0.2--1.2 % at d = 80--100. An independent
-       Monte Carlo verification is the simulation module's job.
+       the exact ridgeless identity ``e_IDG = tau c(0)``. Supporting evidence
+       (``docs/theory/linear_attention.md``, "IDG error"): at ``kappa = inf`` (where IDG and
+       ICL coincide) ``tau c(lambda)`` equals ``e_ICL(lambda)`` to ~1e-12 (also a test of this
+       module), and finite-d Monte Carlo at ``lambda in {0.1, 1}`` agrees within 0.2--1.2 % at
+       d = 80--100. An independent Monte Carlo verification is the simulation module's job.
     """
-    shape, (tau, alpha, kappa, rho, lam) = _validate(tau, alpha, kappa, rho, ridge)
-    out = np.empty_like(tau)
-    zero = lam == 0
-    if zero.any():
-        out[zero] = _idg_ridgeless_flat(tau[zero], alpha[zero], kappa[zero], rho[zero])
-    pos = ~zero
-    if pos.any():
-        aux, _ = _aux_flat(tau[pos], alpha[pos], kappa[pos], rho[pos], lam[pos])
-        out[pos] = tau[pos] * aux.c
-    return _shape_out(out, shape)
+    return _by_ridge(alpha, tau, kappa, rho, ridge, _idg_ridgeless_flat,
+                     lambda aux, comp, tau, rho: tau * aux.c)
 
 
 linear_attention_icl_error.__doc__ += _PARAMS_DOC

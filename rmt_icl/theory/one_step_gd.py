@@ -16,7 +16,7 @@ step of rate c from w = 0 on (1/2n)||Xw - y||^2; Gamma = c P is GD preconditione
 *clean* loss is L - sigma^2. Conversions: unnormalised step eta = c/n (y_hat = eta sum_i y_i
 x_i^T x_q); merged ZFB/Ahn weights (W^{PV}, W^{KQ}) via :func:`gamma_to_merged`.
 
-Closed forms (reference ``one_step_gd_theory.md`` section 3, checked here by Monte Carlo in the
+Closed forms (``docs/theory/one_step_gd.md``, "Closed forms"; checked by Monte Carlo in the
 tests): with C = Sigma_w Sigma_x, a = (tr(Sigma_x Sigma_w) + sigma^2)/n and
 K = ((n+1)/n) Sigma_x Sigma_w Sigma_x + a Sigma_x,
 
@@ -26,6 +26,11 @@ K = ((n+1)/n) Sigma_x Sigma_w Sigma_x + a Sigma_x,
     L*       = tr(Sigma_x Sigma_w) - tr(Sigma_x Gamma* Sigma_x Sigma_w) + sigma^2.
 
 Isotropic: c* = n/(n+d+1+sigma^2), L* = sigma^2 + d(d+1+sigma^2)/(n+d+1+sigma^2).
+
+Calling convention (all of :mod:`rmt_icl.theory`): the arguments that define the model (a step
+``c``, a matrix ``gamma``, covariances, a target, the covariate law) come first; the sizes and
+the noise are keyword-only, documented in the order ``n, d, noise_var``. Scalar sizes give
+numpy floats, array sizes arrays of the broadcast shape.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmt_icl.core.checks import as_float_array, check_int, check_nonnegative
-from rmt_icl.theory._targets import TargetMoments, get_target
+from rmt_icl.core.targets import LSAMoments, get_target
+from rmt_icl.theory._conventions import check_sizes, scalar_or_array
 
 __all__ = [
     "OneStepGDOptimum",
@@ -50,6 +56,7 @@ __all__ = [
     "step_to_unnormalised",
     "gamma_to_merged",
     "merged_to_gamma",
+    "resolve_covariances",
 ]
 
 
@@ -84,7 +91,22 @@ def _check_cov(name: str, cov, d: int | None = None) -> np.ndarray:
     return arr
 
 
-def _resolve_covs(cov_x, cov_w):
+def resolve_covariances(cov_x, cov_w=None):
+    """Checked ``(Sigma_x, Sigma_w)`` as (d, d) float64 matrices.
+
+    Parameters
+    ----------
+    cov_x : array_like, shape (d, d) or (d,)
+        Covariate covariance (symmetric positive definite; a 1-D array is a diagonal).
+    cov_w : None, "inverse" or array_like, shape (d, d) or (d,)
+        Task prior covariance: ``None`` is I_d, ``"inverse"`` is Sigma_x^{-1}.
+
+    Raises
+    ------
+    ValueError
+        A matrix that is not square, symmetric and positive definite, or of the wrong size (the
+        message names ``cov_x`` or ``cov_w``).
+    """
     sx = _check_cov("cov_x", cov_x)
     d = sx.shape[0]
     if cov_w is None:
@@ -106,13 +128,13 @@ class OneStepGDOptimum:
 
     Attributes
     ----------
-    step : ndarray
+    step : ndarray or float
         c* = n/(n+d+1+sigma^2) (canonical 1/n normalisation; Gamma* = c* I).
-    loss : ndarray
+    loss : ndarray or float
         L* = sigma^2 + d(d+1+sigma^2)/(n+d+1+sigma^2) (query noise included).
-    clean_loss : ndarray
+    clean_loss : ndarray or float
         L* - sigma^2.
-    eta : ndarray
+    eta : ndarray or float
         Unnormalised step c*/n = 1/(n+d+1+sigma^2).
     """
 
@@ -122,7 +144,7 @@ class OneStepGDOptimum:
     eta: np.ndarray
 
 
-def one_step_gd_optimum(n, d, noise_var=0.0) -> OneStepGDOptimum:
+def one_step_gd_optimum(*, n, d, noise_var=0.0) -> OneStepGDOptimum:
     """Optimal step and loss of one GD step (= optimal one-layer LSA), isotropic Gaussian data.
 
     x ~ N(0, I_d), w ~ N(0, I_d), noise variance sigma^2; predictor y_hat = h^T (c I) x_q with
@@ -143,7 +165,7 @@ def one_step_gd_optimum(n, d, noise_var=0.0) -> OneStepGDOptimum:
     Returns
     -------
     OneStepGDOptimum
-        ``step``, ``loss``, ``clean_loss``, ``eta`` broadcast over the inputs (0-d arrays for
+        ``step``, ``loss``, ``clean_loss``, ``eta`` broadcast over the inputs (numpy floats for
         scalar input).
     """
     n = _check_count("n", n)
@@ -152,10 +174,12 @@ def one_step_gd_optimum(n, d, noise_var=0.0) -> OneStepGDOptimum:
     denom = n + d + 1.0 + s2
     step = n / denom
     loss = s2 + d * (d + 1.0 + s2) / denom
-    return OneStepGDOptimum(step=step, loss=loss, clean_loss=loss - s2, eta=1.0 / denom)
+    return OneStepGDOptimum(step=scalar_or_array(step), loss=scalar_or_array(loss),
+                            clean_loss=scalar_or_array(loss - s2),
+                            eta=scalar_or_array(1.0 / denom))
 
 
-def one_step_gd_loss(c, n, d, noise_var=0.0) -> np.ndarray:
+def one_step_gd_loss(c, *, n, d, noise_var=0.0):
     """Pretraining loss of one GD step with step c (isotropic Gaussian data).
 
         L(c) = (d/n)(n + d + 1 + sigma^2) c^2 - 2 d c + d + sigma^2,
@@ -174,17 +198,17 @@ def one_step_gd_loss(c, n, d, noise_var=0.0) -> np.ndarray:
 
     Returns
     -------
-    ndarray
-        L(c), broadcast over all inputs.
+    ndarray or float
+        L(c), broadcast over all inputs (a numpy float for scalar input).
     """
     c = as_float_array("c", c)
     n = _check_count("n", n)
     d = _check_count("d", d)
     s2 = check_nonnegative("noise_var", noise_var)
-    return (d / n) * (n + d + 1.0 + s2) * c**2 - 2.0 * d * c + d + s2
+    return scalar_or_array((d / n) * (n + d + 1.0 + s2) * c**2 - 2.0 * d * c + d + s2)
 
 
-def step_to_unnormalised(c, n) -> np.ndarray:
+def step_to_unnormalised(c, *, n):
     """Unnormalised step eta = c/n, so that y_hat = eta sum_i y_i x_i^T x_q equals h^T (cI) x_q.
 
     Parameters
@@ -193,8 +217,13 @@ def step_to_unnormalised(c, n) -> np.ndarray:
         Canonical (1/n-normalised) step.
     n : int or array_like
         Context length >= 1.
+
+    Returns
+    -------
+    ndarray or float
+        eta, broadcast over the inputs (a numpy float for scalar input).
     """
-    return as_float_array("c", c) / _check_count("n", n)
+    return scalar_or_array(as_float_array("c", c) / _check_count("n", n))
 
 
 # ---------------------------------------------------------------------------- general Gaussian
@@ -229,7 +258,7 @@ class OptimalLSA:
         return np.linalg.eigvalsh(self.gamma)
 
 
-def optimal_lsa(n, cov_x, cov_w=None, noise_var=0.0) -> OptimalLSA:
+def optimal_lsa(cov_x, cov_w=None, *, n, noise_var=0.0) -> OptimalLSA:
     """Optimal Gamma* and loss of a one-layer LSA (= preconditioned one-step GD), Gaussian data.
 
     x ~ N(0, Sigma_x), w ~ N(0, Sigma_w), y = w^T x + eps with eps ~ N(0, sigma^2). With
@@ -244,13 +273,13 @@ def optimal_lsa(n, cov_x, cov_w=None, noise_var=0.0) -> OptimalLSA:
 
     Parameters
     ----------
-    n : int
-        Context length, n >= 1.
     cov_x : array_like, shape (d, d) or (d,)
         Covariate covariance Sigma_x (symmetric positive definite; a 1-D array is a diagonal).
     cov_w : None, "inverse" or array_like, shape (d, d) or (d,)
         Task prior covariance Sigma_w. ``None`` (default) means I_d (ZFB / Ahn et al.);
         ``"inverse"`` means Sigma_x^{-1} (Mahankali Theorem 2).
+    n : int
+        Context length, n >= 1.
     noise_var : float
         sigma^2 >= 0.
 
@@ -260,7 +289,7 @@ def optimal_lsa(n, cov_x, cov_w=None, noise_var=0.0) -> OptimalLSA:
     """
     n = check_int("n", n, minimum=1)
     s2 = float(check_nonnegative("noise_var", noise_var))
-    sx, sw = _resolve_covs(cov_x, cov_w)
+    sx, sw = resolve_covariances(cov_x, cov_w)
     a = (np.trace(sx @ sw) + s2) / n
     A = ((n + 1.0) / n) * sx + a * np.linalg.inv(sw)
     A = 0.5 * (A + A.T)
@@ -271,7 +300,7 @@ def optimal_lsa(n, cov_x, cov_w=None, noise_var=0.0) -> OptimalLSA:
                       noise_var=s2)
 
 
-def lsa_loss(gamma, n, cov_x, cov_w=None, noise_var=0.0) -> np.ndarray:
+def lsa_loss(gamma, cov_x, cov_w=None, *, n, noise_var=0.0):
     """Pretraining loss L(Gamma) of the canonical LSA predictor y_hat = h^T Gamma x_q.
 
         L(Gamma) = tr(Sigma_x Gamma^T K Gamma) - 2 tr(Sigma_x Sigma_w Sigma_x Gamma)
@@ -284,18 +313,17 @@ def lsa_loss(gamma, n, cov_x, cov_w=None, noise_var=0.0) -> np.ndarray:
     ----------
     gamma : array_like, shape (..., d, d)
         One matrix or a stack of matrices (vectorised).
-    n : int
-        Context length >= 1.
-    cov_x, cov_w, noise_var
+    cov_x, cov_w, n, noise_var
         As in :func:`optimal_lsa`.
 
     Returns
     -------
-    ndarray, shape (...)
+    ndarray, shape (...), or float
+        The loss of each matrix (a numpy float for one matrix).
     """
     n = check_int("n", n, minimum=1)
     s2 = float(check_nonnegative("noise_var", noise_var))
-    sx, sw = _resolve_covs(cov_x, cov_w)
+    sx, sw = resolve_covariances(cov_x, cov_w)
     g = as_float_array("gamma", gamma)
     d = sx.shape[0]
     if g.ndim < 2 or g.shape[-2:] != (d, d):
@@ -304,7 +332,7 @@ def lsa_loss(gamma, n, cov_x, cov_w=None, noise_var=0.0) -> np.ndarray:
     K = ((n + 1.0) / n) * sx @ sw @ sx + ((t + s2) / n) * sx
     quad = np.einsum("ij,...kj,kl,...li->...", sx, g, K, g)  # tr(Sx G^T K G)
     lin = np.einsum("ij,...ji->...", sx @ sw @ sx, g)
-    return quad - 2.0 * lin + t + s2
+    return scalar_or_array(quad - 2.0 * lin + t + s2)
 
 
 def gamma_to_merged(gamma, *, balanced: bool = False):
@@ -380,25 +408,36 @@ class NonlinearOptimum:
         L*_f - sigma^2.
     linear_step : float
         The linear-target formula n/(n+d+1+sigma^2), for comparison.
-    moments : TargetMoments
+    moments : LSAMoments
         E||g_f||^2, E[f^2||x||^2], E[f^2] of the target.
+    n, d : int
+        Context length and dimension of the fit.
+    noise_var : float
+        sigma^2 of the fit.
     """
 
     step: float
     loss: float
     clean_loss: float
     linear_step: float
-    moments: TargetMoments
+    moments: LSAMoments
+    n: int
+    d: int
+    noise_var: float
 
-    def loss_at(self, c, n, d, noise_var):
-        """L_f(c) = E[y_q^2] - 2 c E||g||^2 + c^2 E||h||^2 (same n, d, noise_var as the fit)."""
+    def loss_at(self, c):
+        """L_f(c) = E[y_q^2] - 2 c E||g||^2 + c^2 E||h||^2 at the fit's n, d and noise_var.
+
+        Returns a numpy float for scalar ``c``, else an array of its shape.
+        """
         m = self.moments
+        n, d, noise_var = self.n, self.d, self.noise_var
         c = as_float_array("c", c)
         eh2 = (m.f2x2 + noise_var * d) / n + (n - 1.0) / n * m.g2
-        return m.f2 + noise_var - 2.0 * c * m.g2 + c**2 * eh2
+        return scalar_or_array(m.f2 + noise_var - 2.0 * c * m.g2 + c**2 * eh2)
 
 
-def one_step_gd_nonlinear(n, target, d, noise_var=0.0) -> NonlinearOptimum:
+def one_step_gd_nonlinear(target, *, n, d, noise_var=0.0) -> NonlinearOptimum:
     """Optimal one-step GD step for y = f(x) + eps, x ~ N(0, I_d) (Mahankali Theorem 3).
 
     The law of the random target f must be invariant under f -> f o R (R orthogonal) and
@@ -414,11 +453,13 @@ def one_step_gd_nonlinear(n, target, d, noise_var=0.0) -> NonlinearOptimum:
 
     Parameters
     ----------
+    target : str, Target or LSAMoments
+        A target of the one-step-GD/LSA model (``linear``, ``he3:BETA`` or ``signed:NAME``,
+        e.g. ``signed:relu``, ``signed:tanh:2``, ``signed:he1+he3``; see
+        :mod:`rmt_icl.core.targets`), a :class:`~rmt_icl.core.targets.Target`, or its moments
+        directly.
     n : int
         Context length >= 1.
-    target : str, Target or TargetMoments
-        A target name (``linear``, ``relu``, ``tanh[:A]``, ``he3[:BETA]``, ``cubic``; see
-        :func:`rmt_icl.theory._targets.get_target`), a target object, or its moments directly.
     d : int
         Dimension >= 1.
     noise_var : float
@@ -428,10 +469,9 @@ def one_step_gd_nonlinear(n, target, d, noise_var=0.0) -> NonlinearOptimum:
     -------
     NonlinearOptimum
     """
-    n = check_int("n", n, minimum=1)
-    d = check_int("d", d, minimum=1)
-    s2 = float(check_nonnegative("noise_var", noise_var))
-    m = target if isinstance(target, TargetMoments) else get_target(target).moments(d)
+    n, d, s2 = check_sizes(n, d, noise_var)
+    m = (target if isinstance(target, LSAMoments)
+         else get_target(target, context="lsa").lsa_moments(d))
     if not m.g2 > 0:
         raise ValueError("target must have E||g_f||^2 > 0 (a nonzero linear component); "
                          f"got {m.g2}")
@@ -440,7 +480,8 @@ def one_step_gd_nonlinear(n, target, d, noise_var=0.0) -> NonlinearOptimum:
     step = n * m.g2 / denom
     loss = m.f2 + s2 - n * m.g2**2 / denom
     return NonlinearOptimum(step=float(step), loss=float(loss), clean_loss=float(loss - s2),
-                            linear_step=n / (n + d + 1.0 + s2), moments=m)
+                            linear_step=n / (n + d + 1.0 + s2), moments=m, n=n, d=d,
+                            noise_var=s2)
 
 
 # ----------------------------------------------------------------- non-Gaussian covariates
@@ -470,7 +511,7 @@ def _covariate_moments(covariates, d):
     return float(sq[0]), float(sq[1])
 
 
-def one_step_gd_non_gaussian(n, d, noise_var=0.0, covariates="uniform") -> OneStepGDOptimum:
+def one_step_gd_non_gaussian(covariates="uniform", *, n, d, noise_var=0.0) -> OneStepGDOptimum:
     """Optimal isotropic one GD step for non-Gaussian covariates with isotropic moments.
 
     Covariates with E[x x^T] = s I and E[||x||^2 x x^T] = q I (e.g. i.i.d. symmetric
@@ -481,25 +522,24 @@ def one_step_gd_non_gaussian(n, d, noise_var=0.0, covariates="uniform") -> OneSt
         L*   = s d + sigma^2 - s^3 d n / (q + (n-1) s^2 + sigma^2 s).
 
     Gaussian: s = 1, q = d + 2 (Theorem 1). U(-A, A)^d: s = A^2/3, q = A^4/5 + (d-1) A^4/9.
-    Sphere of radius sqrt(d): s = 1, q = d. (Reference section 3.5; MC-checked in the tests.)
+    Sphere of radius sqrt(d): s = 1, q = d. (``docs/theory/one_step_gd.md``; MC-checked in the
+    tests.)
 
     Parameters
     ----------
+    covariates : str or (s, q)
+        ``"gaussian"``, ``"sphere"``, ``"uniform"`` / ``"uniform:A"`` (default A = 1), or the
+        moments (s, q) directly.
     n, d : int
         Context length and dimension, >= 1.
     noise_var : float
         sigma^2 >= 0.
-    covariates : str or (s, q)
-        ``"gaussian"``, ``"sphere"``, ``"uniform"`` / ``"uniform:A"`` (default A = 1), or the
-        moments (s, q) directly.
 
     Returns
     -------
     OneStepGDOptimum
     """
-    n = check_int("n", n, minimum=1)
-    d = check_int("d", d, minimum=1)
-    s2 = float(check_nonnegative("noise_var", noise_var))
+    n, d, s2 = check_sizes(n, d, noise_var)
     s, q = _covariate_moments(covariates, d)
     den = q + (n - 1.0) * s**2 + s2 * s
     step = s * n / den

@@ -1,6 +1,6 @@
 r"""Deterministic-equivalent ICL error of the random transformer (RT) and its p = 1 model.
 
-The random transformer (reference ``random_transformer_theory.md`` section 3) is
+The random transformer (Demir & Dogan 2025; ``docs/theory/random_transformer.md``) is
 
     y_hat(Z) = a^T sigma(F vec H_Z) / sqrt(k),     F in R^{k x D}, rows f_r ~ N(0, I_D / t),
 
@@ -10,8 +10,8 @@ ridge with the toolkit's ``ridge`` = ``lambda_bar``:
 ``ell = alpha d``, ``K = kappa d`` tasks, ``n = tau d^2`` prompts, ``k = psi n`` neurons
 (``psi`` = ``width_ratio``), so ``k/d^2 -> pi = psi tau`` and ``D/d^2 -> 1``.
 
-Step 1 of issue 6: ``sigma = identity`` and the linear target
--------------------------------------------------------------
+``sigma = identity`` and the linear target (docs, section 1)
+-----------------------------------------------------------
 For ``sigma = identity`` the RT is the linear-attention predictor ``x_q^T Gamma h`` with
 ``vec Gamma = beta = S a``, ``S = F^T/sqrt(k)``: a **sketched ridge regression** on ``vec H``,
 
@@ -58,8 +58,8 @@ identity RT with the exact test error (``docs/theory/random_transformer.md``,
 ``tests/test_theory_random_transformer.py``). What is approximate: finite-``d`` corrections
 (the y^2 column of ``vec H`` adds ``d`` of ``D = d^2 + d`` dimensions, Lu's ``O(1/d)`` gap).
 
-Step 2: the Gaussian-equivalent (p = 1) model (``model="hermite1"``)
---------------------------------------------------------------------
+The Gaussian-equivalent (p = 1) model (``model="hermite1"``; docs, section 5)
+-----------------------------------------------------------------------------
 Features ``(mu0 + mu1 F vec H + mu* z)/sqrt(k)`` with ``mu0 = c_0``, ``mu1 = c_1``,
 ``mu*^2 = c*_1^2`` of the activation and ``z`` fresh noise. Conditionally on the data this is
 a Gaussian sketch of the augmented design ``[mu1 X/sqrt(t), mu* I_n]`` (kernel
@@ -70,10 +70,10 @@ effective ridge ``lambda_eff = s (mu + mu*^2)/(tau mu1^2)``, plus variance terms
 intercept ``mu0`` is one extra sketched column and carries no signal for the zero-mean linear
 target; it is dropped. Validated against the simulated p = 1 model (exact errors) for
 ``kappa = inf``; whether the RT with a nonlinear activation equals its p = 1 model in this limit
-is an equivalence question, answered in step 3.
+is an equivalence question, answered in the next section.
 
-Step 3: nonlinear activations and nonlinear targets (``model="rt"`` for every activation)
-----------------------------------------------------------------------------------------
+Nonlinear activations and nonlinear targets (``model="rt"`` for every activation; docs, section 6)
+-----------------------------------------------------------------------------------------------
 Which Hermite degrees survive in the proportional limit ``n, k ~ D ~ d^2``: **degrees 0 and 1
 only** (docs, section 6). Conditionally on the data the RT is random-features ridge with kernel
 ``sum_j j! c_j^2 r^j``, ``r = <vec H, vec H'>/t = O(1/d)`` off the diagonal; for ``j >= 2`` the
@@ -94,17 +94,21 @@ RT's error equals its p = 1 equivalent with the target reduced to its learnable 
 So ``e_RT(sigma, g) = a_1^2 e(sigma, linear; alpha', rho')`` with ``rho' = V/a_1^2 - 1``
 (``V = Var y`` with an intercept, ``E y^2`` without) and ``alpha' = (1 + rho')/q*'``: Lu's
 formula depends on ``alpha`` only through ``q*``, so the query and context roles of the noise
-separate through ``alpha'``. Validated against the simulated RT on issue 6's acceptance grid
-(:mod:`rmt_icl.experiments.rt_theory`, docs section 6.4).
+separate through ``alpha'``. Validated against the simulated RT on a grid of activations,
+targets, ``tau`` and ``psi`` (:mod:`rmt_icl.experiments.rt_theory`, docs section 6.4).
 
-Numerical methods used (issue 6's list): **fixed-point equations** (one scalar equation per grid
+Numerical methods: **fixed-point equations** (one scalar equation per grid
 point, vectorised safeguarded Newton/bisection in ``log eps`` or ``log mu``; Lu's fixed point
 through :mod:`rmt_icl.theory.linear_attention`), **Marchenko--Pastur transforms** (``M_kappa``,
 ``M'_kappa``) and **low-dimensional Gaussian integrals via the Hermite engine**
 (:func:`rmt_icl.hermite.hermite_expansion`: ``c_0, c_1, c*_1`` of ``sigma``; ``E g, a_1, E g^2``
-of a target given as a callable or an activation name; the simulator's built-in targets take
-their moments from :func:`rmt_icl.core.targets.get_target`, the same the sampler uses).
+of a target given as a callable or an activation name; the targets of
+:mod:`rmt_icl.core.targets` take their stored moments, the ones the simulator samples with).
 No Monte Carlo.
+
+Calling convention (all of :mod:`rmt_icl.theory`): ``activation`` and ``target`` are positional;
+the ratios are keyword-only, documented in the order ``alpha, tau, kappa, width_ratio, rho,
+ridge``; scalar input gives numpy floats, array input arrays of the broadcast shape.
 
 Not covered (raises ``NotImplementedError``): targets with ``a_1 = 0`` (nothing learnable; the
 error is that of fitting noise), activations with ``mu1 = 0``, and a target with ``E g != 0``
@@ -119,6 +123,9 @@ import numpy as np
 
 from rmt_icl.core.checks import check_nonnegative, check_positive
 from rmt_icl.core.errors import ConvergenceError
+from rmt_icl.core.targets import Target, get_target, is_target_name
+from rmt_icl.hermite import activation_names, hermite_expansion
+from rmt_icl.theory._conventions import broadcast_flat, shape_out
 from rmt_icl.theory._marchenko_pastur import mp_all
 from rmt_icl.theory._root import check_converged, log_newton
 from rmt_icl.theory.linear_attention import (
@@ -234,31 +241,26 @@ class _Reduction(NamedTuple):
 def _target_moments(target):
     """``(name, E g, a_1 = E[g s], E g^2)`` of a target.
 
-    The simulator's built-in names (:data:`rmt_icl.core.targets.TARGETS`, plus
-    ``"identity"`` for ``"linear"``) and ``Target`` objects use their stored moments; other
-    activation names and callables go through the Hermite engine.
-
-    Accepts ``"linear"`` (alias ``"identity"``), any activation name registered in
-    :mod:`rmt_icl.hermite` used as a label function (``"relu"``, ``"tanh"``, ...), a callable
-    ``g``, or an object with ``mean``, ``a1`` and ``second`` attributes
-    (:class:`rmt_icl.core.targets.Target`).
+    Accepts a name of :mod:`rmt_icl.core.targets` (``"identity"`` is ``"linear"``) or a
+    :class:`rmt_icl.core.targets.Target` (or an object with ``mean``, ``a1`` and ``second``
+    attributes), which use their stored moments (the ones the simulator samples with); any other
+    activation name registered in :mod:`rmt_icl.hermite`, used as a
+    label function (``"erf"``, ``"gelu"``, ...); or a callable ``g``. The last two go through the
+    Hermite engine.
     """
-    from rmt_icl.core.targets import TARGETS, get_target
-
-    if isinstance(target, str) and target.lower() in (*TARGETS, "identity"):
-        # the simulator's built-in targets: the same moments it samples with
-        name = target.lower()
-        target = get_target("linear" if name == "identity" else name)
+    if isinstance(target, str) and target.strip().lower() == "identity":
+        target = "linear"
+    if is_target_name(target) or isinstance(target, Target):
+        target = get_target(target)
     if all(hasattr(target, key) for key in ("mean", "a1", "second")):
         return (getattr(target, "name", "target"), float(target.mean), float(target.a1),
                 float(target.second))
-    from rmt_icl.hermite import activation_names, hermite_expansion
-
     if isinstance(target, str):
         name = target.lower()
         if name not in activation_names():
-            raise ValueError(f"target must be 'linear', 'he2', a registered activation name "
-                             f"{activation_names()} or a callable, got {target!r}")
+            raise ValueError(f"target must be a name of rmt_icl.core.targets, a registered "
+                             f"activation name {activation_names()} or a callable, got "
+                             f"{target!r}")
         exp = hermite_expansion(name, 1)
     elif callable(target):
         name = getattr(target, "__name__", "callable")
@@ -289,8 +291,6 @@ def _check_model(activation, target, model) -> _Reduction:
         )
     if a == "identity":
         return _Reduction(a, 1.0, 0.0, False, mean, a1, second)
-    from rmt_icl.hermite import activation_names, hermite_expansion
-
     if a not in activation_names():
         raise ValueError(f"activation must be one of {activation_names()}, got {name_a!r}")
     exp = hermite_expansion(a, 8)
@@ -335,6 +335,7 @@ def _effective_problem(red: _Reduction, alpha, rho, t_over_d):
 
 
 def _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d):
+    """Check ranges and broadcast: ``(shape, flat float64 arrays in the argument order)``."""
     alpha = check_positive("alpha", alpha)
     tau = check_positive("tau", tau)
     kappa = check_positive("kappa", kappa, allow_inf=True)
@@ -343,9 +344,54 @@ def _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d):
     ridge = check_positive("ridge", ridge)
     # NaN marks "use the limit a_1^2 + q/alpha" (resolved per target in _effective_problem)
     t_over_d = np.nan if t_over_d is None else check_positive("t_over_d", t_over_d)
-    arrays = np.broadcast_arrays(alpha, tau, kappa, psi, rho, ridge, t_over_d)
-    shape = arrays[0].shape
-    return shape, [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays]
+    return broadcast_flat(alpha, tau, kappa, psi, rho, ridge, t_over_d)
+
+
+# --------------------------------------------------------------------------------------------
+# solver scaffolding shared by the identity RT and the p = 1 model
+# --------------------------------------------------------------------------------------------
+def _solve_log_newton(residual, lo, hi, widen, what, *, as_x, as_log):
+    """Root of an increasing residual by safeguarded Newton in ``log x`` (flat arrays).
+
+    ``residual(x, sel) -> (g, d g/d log x, scale)`` at the points ``sel``; ``lo`` is the log of
+    a lower bracket (``g <= 0``). The upper bracket ``hi`` is kept in the caller's own
+    representation (``as_x(hi)`` and ``as_log(hi)`` give ``x`` and ``log x``), widened in place
+    by ``widen(hi, bad)`` until ``g(as_x(hi)) >= 0``. The scaled residual at the root is checked
+    against ``_RESIDUAL_TOL``; ``what`` names the fixed point in errors.
+    """
+    for _ in range(200):
+        bad = residual(as_x(hi), slice(None))[0] < 0
+        if not bad.any():
+            break
+        widen(hi, bad)
+    else:  # pragma: no cover - the residual tends to +inf, cannot happen for valid input
+        raise ConvergenceError(f"could not bracket the {what}", residual=float("nan"))
+    x, active = log_newton(residual, lo, as_log(hi), rtol=_RTOL, maxiter=_MAXITER)
+    g, _, scale = residual(x, slice(None))
+    check_converged(np.abs(g) / scale, active, what, tol=_RESIDUAL_TOL)
+    return x
+
+
+def _linear_attention_at(alpha, tau, kappa, rho, lam, eps, what):
+    """Lu et al.'s auxiliaries and ICL error at the effective ridge ``lam`` (flat arrays).
+
+    Checks that Lu's fixed point at ``lam`` is the model's root ``eps`` (the two fixed points
+    are one equation; a disagreement means a solver failed). Returns ``(aux, e_la)``.
+    """
+    aux = linear_attention_auxiliaries(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam)
+    e_la = np.atleast_1d(np.asarray(linear_attention_icl_error(alpha=alpha, tau=tau,
+                                                               kappa=kappa, rho=rho, ridge=lam)))
+    rel = np.abs(np.atleast_1d(aux.epsilon) - eps) / eps
+    if rel.size and rel.max() > 1e-7:
+        raise ConvergenceError(
+            f"{what} and linear-attention fixed points disagree (relative {rel.max():.3e})",
+            residual=float(rel.max()), where=np.flatnonzero(rel > 1e-7))
+    return aux, e_la
+
+
+def _gamma_norm(e_la, T, rho, q):
+    """``N = lim ||Gamma_LA||_F^2/d`` from ``e_LA = 1 + rho - 2 T + (1 + q*) N`` (clipped at 0)."""
+    return np.maximum((e_la - 1.0 - rho + 2.0 * T) / (1.0 + q), 0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,21 +425,15 @@ def _solve_joint(tau, pi, q, kappa, lam0, eps0):
     """
     lo_eps = np.maximum(eps0, lam0)
     hi_eps = np.maximum(2.0 * lo_eps, 2.0 * (1.0 + q) / np.minimum(tau, pi) + 2.0 * lam0)
-    for _ in range(200):
-        g_hi, _, _ = _joint_residual(hi_eps, tau, pi, q, kappa, lam0)
-        bad = g_hi < 0
-        if not bad.any():
-            break
-        hi_eps[bad] *= 2.0
-    else:  # pragma: no cover - g -> inf, cannot happen for valid input
-        raise ConvergenceError("could not bracket the RT fixed point", residual=float("nan"))
-    eps, active = log_newton(
-        lambda x, sel: _joint_residual(x, tau[sel], pi[sel], q[sel], kappa[sel], lam0[sel]),
-        np.log(lo_eps), np.log(hi_eps), rtol=_RTOL, maxiter=_MAXITER)
-    g, _, scale = _joint_residual(eps, tau, pi, q, kappa, lam0)
-    check_converged(np.abs(g) / scale, active, "random-transformer fixed point",
-                    tol=_RESIDUAL_TOL)
-    return eps
+
+    def residual(x, sel):
+        return _joint_residual(x, tau[sel], pi[sel], q[sel], kappa[sel], lam0[sel])
+
+    def widen(hi, bad):
+        hi[bad] *= 2.0
+
+    return _solve_log_newton(residual, np.log(lo_eps), hi_eps, widen,
+                             "random-transformer fixed point", as_x=lambda h: h, as_log=np.log)
 
 
 def _aux_flat(alpha, tau, kappa, psi, rho, lbar, s):
@@ -402,25 +442,17 @@ def _aux_flat(alpha, tau, kappa, psi, rho, lbar, s):
     lam0 = s * lbar / tau
     tau_min = np.minimum(tau, pi)
     # eps_0: root of eps M(eps + q) = 1 - min(tau, pi) (Lu's ridgeless eps* at tau -> tau_min)
-    eps0 = np.asarray(linear_attention_fixed_point(tau_min, alpha, kappa, rho, 0.0), dtype=float)
+    eps0 = np.asarray(linear_attention_fixed_point(alpha=alpha, tau=tau_min, kappa=kappa, rho=rho,
+                                                   ridge=0.0), dtype=float)
     eps0 = np.atleast_1d(eps0)
     eps = _solve_joint(tau, pi, q, kappa, lam0, eps0)
     m, _, _ = mp_all(eps + q, kappa)
     lam_eff = eps * (tau - 1.0 + eps * m) / tau
     lam_eff = np.maximum(lam_eff, lam0)  # mu >= lambda_bar; guards the last ulp
 
-    aux = linear_attention_auxiliaries(tau, alpha, kappa, rho, lam_eff)
-    e_la = np.atleast_1d(np.asarray(linear_attention_icl_error(tau, alpha, kappa, rho, lam_eff)))
+    aux, e_la = _linear_attention_at(alpha, tau, kappa, rho, lam_eff, eps, "joint")
     e_l = np.atleast_1d(aux.epsilon)
     m_l, dm_l, nu_l = np.atleast_1d(aux.m), np.atleast_1d(aux.m_prime), np.atleast_1d(aux.nu)
-    # consistency: Lu's eps at lambda_eff is the joint root (identity of the two fixed points)
-    rel = np.abs(e_l - eps) / eps
-    if rel.size and rel.max() > 1e-7:
-        raise ConvergenceError(
-            f"joint and linear-attention fixed points disagree (relative {rel.max():.3e})",
-            residual=float(rel.max()),
-            where=np.flatnonzero(rel > 1e-7),
-        )
     # sample degrees of freedom in units of d^2 (tr over D ~ d^2 coordinates)
     de = m_l + e_l * dm_l  # d(eps m)/d eps
     eps_prime = (tau / e_l) / (de + tau * lam_eff / e_l**2)  # d eps / d lambda (Lu's fixed pt)
@@ -433,9 +465,7 @@ def _aux_flat(alpha, tau, kappa, psi, rho, lbar, s):
     denom = pi - df2  # > 0 since df2 < df1 < pi
     with np.errstate(divide="ignore"):
         vfac = np.where(np.isinf(pi), 0.0, numer / np.where(np.isinf(pi), 1.0, denom))
-    T = 1.0 - nu_l * m_l
-    norm = (e_la - 1.0 - rho + 2.0 * T) / (1.0 + q)
-    norm = np.maximum(norm, 0.0)
+    norm = _gamma_norm(e_la, 1.0 - nu_l * m_l, rho, q)
     var_term = (1.0 + q) * norm * vfac
     err = e_la + var_term
     return RandomTransformerAuxiliaries(err, e_la, var_term, lam0, lam_eff, eps, vfac, norm,
@@ -453,7 +483,8 @@ def _p1_state(mu, alpha, tau, kappa, rho, q, s, mu1, mus2):
     ``ddf1 = d df1 / d mu``.
     """
     lam = s * (mu + mus2) / (tau * mu1**2)
-    eps = np.atleast_1d(np.asarray(linear_attention_fixed_point(tau, alpha, kappa, rho, lam),
+    eps = np.atleast_1d(np.asarray(linear_attention_fixed_point(alpha=alpha, tau=tau, kappa=kappa,
+                                                                rho=rho, ridge=lam),
                                    dtype=np.float64))
     m, dm, _ = mp_all(eps + q, kappa)
     de = m + eps * dm  # d(eps m)/d eps
@@ -486,38 +517,22 @@ def _p1_flat(alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
         scale = lbar[sel] + mu * (1.0 + np.abs(df1) * inv_pi[sel])
         return val, dlog, scale
 
-    n = tau.size
-    everything = np.arange(n)
-    lo = np.log(lbar)
-    hi = np.log(2.0 * lbar + 1.0)
-    for _ in range(200):
-        bad = g(np.exp(hi), everything)[0] < 0
-        if not bad.any():
-            break
+    def widen(hi, bad):
         hi[bad] += np.log(4.0)
-    else:  # pragma: no cover - g -> inf as mu -> inf
-        raise ConvergenceError("could not bracket the p = 1 fixed point", residual=float("nan"))
-    mu, active = log_newton(g, lo, hi, rtol=_RTOL, maxiter=_MAXITER)
-    val, _, scale = g(mu, everything)
-    check_converged(np.abs(val) / scale, active, "p = 1 fixed point", tol=_RESIDUAL_TOL)
+
+    mu = _solve_log_newton(g, np.log(lbar), np.log(2.0 * lbar + 1.0), widen, "p = 1 fixed point",
+                           as_x=np.exp, as_log=lambda h: h)
     lam, eps, m, dm, de, eps_mu, df1, ddf1 = _p1_state(mu, alpha, tau, kappa, rho, q, s, mu1,
                                                         mus2)
 
-    aux = linear_attention_auxiliaries(tau, alpha, kappa, rho, lam)
-    e_la = np.atleast_1d(np.asarray(linear_attention_icl_error(tau, alpha, kappa, rho, lam)))
+    aux, e_la = _linear_attention_at(alpha, tau, kappa, rho, lam, eps, "p = 1")
     fresh = np.isinf(kappa)
     e_train_law = e_la.copy()
     if not fresh.all():  # training law = pool tasks: Lu's IDG error tau c(lambda)
         e_train_law[~fresh] = np.atleast_1d(linear_attention_idg_error(
-            tau[~fresh], alpha[~fresh], kappa[~fresh], rho[~fresh], lam[~fresh]))
-    e_l = np.atleast_1d(aux.epsilon)
-    rel = np.abs(e_l - eps) / eps
-    if rel.size and rel.max() > 1e-7:
-        raise ConvergenceError(
-            f"p = 1 and linear-attention fixed points disagree (relative {rel.max():.3e})",
-            residual=float(rel.max()), where=np.flatnonzero(rel > 1e-7))
-    T = 1.0 - np.atleast_1d(aux.nu) * m
-    norm = np.maximum((e_la - 1.0 - rho + 2.0 * T) / (1.0 + q), 0.0)
+            alpha=alpha[~fresh], tau=tau[~fresh], kappa=kappa[~fresh], rho=rho[~fresh],
+            ridge=lam[~fresh]))
+    norm = _gamma_norm(e_la, 1.0 - np.atleast_1d(aux.nu) * m, rho, q)
     df2 = df1 + mu * ddf1  # tr K^2 (K + mu)^{-2} / d^2
     denom = pi - df2
     numer = np.maximum(eps * m - mu * eps_mu * de, 0.0)  # mu^2 tr[P_D (A~ + mu)^{-2}] / d^2
@@ -534,11 +549,6 @@ def _p1_flat(alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
                                         norm, df1, df2, e_train)
 
 
-def _shape_out(values: np.ndarray, shape):
-    out = values.reshape(shape)
-    return out[()] if out.ndim == 0 else out
-
-
 _PARAMS_DOC = """
     Parameters
     ----------
@@ -546,9 +556,11 @@ _PARAMS_DOC = """
         Activation ``sigma``: ``"identity"`` (alias ``"linear"``) or any activation registered
         in :mod:`rmt_icl.hermite` with ``c_1 != 0``.
     target : str, callable or Target
-        Label function ``g`` of ``s = <x, w> ~ N(0, 1)``: ``"linear"``, a registered activation
-        name used as a target (``"relu"``, ``"tanh"``, ...), a callable, or a
-        :class:`rmt_icl.core.targets.Target`. Needs ``a_1 = E[g(s) s] != 0``.
+        Label function ``g`` of ``s = <x, w> ~ N(0, 1)``: a name of :mod:`rmt_icl.core.targets`
+        (``"linear"``, ``"relu"``, ``"tanh"``, ``"tanh:A"``, ...; not the one-step-GD/LSA
+        ``signed:`` family), another activation name registered in :mod:`rmt_icl.hermite` used
+        as a target (``"erf"``, ...), a callable, or a :class:`rmt_icl.core.targets.Target`.
+        Needs ``a_1 = E[g(s) s] != 0``.
     alpha : array_like
         Context length ratio ``ell/d``, in ``(0, inf)``.
     tau : array_like
@@ -572,22 +584,24 @@ _PARAMS_DOC = """
         ``"rt"`` (default): the random transformer itself. ``"hermite1"``: the
         Gaussian-equivalent (p = 1) model ``mu0 + mu1 F vec H + mu* z`` (``mu0 = c_0``,
         ``mu1 = c_1``, ``mu*^2 = c*_1^2`` from :mod:`rmt_icl.hermite`). The two coincide in
-        the proportional limit (step 3: degrees >= 2 do not survive), so they return the same
-        numbers; the name documents which model a curve is compared with.
+        the proportional limit (degrees >= 2 do not survive; docs, section 6), so they return the
+        same numbers; the name documents which model a curve is compared with.
 
-    All array arguments broadcast against each other.
+    ``activation`` and ``target`` are positional; every other argument is keyword-only. All
+    array arguments broadcast against each other.
 """
 
 
-def random_transformer_auxiliaries(activation, target, alpha, tau, kappa, width_ratio, rho, ridge,
-                                   *, t_over_d=None, model="rt") -> RandomTransformerAuxiliaries:
+def random_transformer_auxiliaries(activation, target, *, alpha, tau, kappa, width_ratio, rho,
+                                   ridge, t_over_d=None,
+                                   model="rt") -> RandomTransformerAuxiliaries:
     """All auxiliary quantities of the deterministic equivalent (see the module docstring).
 
     Returns
     -------
     RandomTransformerAuxiliaries
-        Named tuple of arrays broadcast over the arguments (``train_error`` is ``None`` for the
-        identity activation).
+        Named tuple of arrays broadcast over the arguments, numpy floats for scalar input
+        (``train_error`` is ``None`` for the identity activation).
     """
     red = _check_model(activation, target, model)
     shape, (alpha, tau, kappa, psi, rho, lbar, t_over_d) = _validate(
@@ -605,20 +619,20 @@ def random_transformer_auxiliaries(activation, target, alpha, tau, kappa, width_
                        target_scale=np.full_like(aux.error, a1sq), alpha_effective=alpha_e,
                        rho_effective=rho_e, intercept=red.intercept)
     return RandomTransformerAuxiliaries(*(a if a is None or isinstance(a, bool)
-                                          else np.reshape(a, shape) for a in aux))
+                                          else shape_out(a, shape) for a in aux))
 
 
-def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ratio, rho, ridge,
-                                 *, t_over_d=None, model="rt"):
+def random_transformer_icl_error(activation, target, *, alpha, tau, kappa, width_ratio, rho,
+                                 ridge, t_over_d=None, model="rt"):
     r"""Deterministic-equivalent ICL error of the ridge-trained random transformer.
 
     For a nonlinear activation and/or target the error is ``a_1^2`` times that of the
-    effective linear problem (module docstring, step 3): only Hermite degrees 0 and 1 of
-    ``sigma`` survive the proportional limit, and ``model="rt"`` equals ``model="hermite1"``
-    (the p = 1 Gaussian-equivalent model, step 2).
+    effective linear problem (module docstring; docs, section 6): only Hermite degrees 0 and 1
+    of ``sigma`` survive the proportional limit, and ``model="rt"`` equals ``model="hermite1"``
+    (the p = 1 Gaussian-equivalent model; docs, section 5).
 
-    For the identity activation and the linear target (step 1) the RT is a Gaussian sketch of
-    linear attention, and
+    For the identity activation and the linear target (docs, section 1) the RT is a Gaussian
+    sketch of linear attention, and
 
     .. math::
 
@@ -640,7 +654,8 @@ def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ra
     Returns
     -------
     ndarray or float
-        The ICL error (noise included), broadcast over the arguments.
+        The ICL error (noise included), broadcast over the arguments; a numpy float for scalar
+        input.
 
     Raises
     ------
@@ -652,8 +667,9 @@ def random_transformer_icl_error(activation, target, alpha, tau, kappa, width_ra
     rmt_icl.core.errors.ConvergenceError
         If a fixed point fails to converge (carries the scaled residual).
     """
-    return random_transformer_auxiliaries(activation, target, alpha, tau, kappa, width_ratio,
-                                          rho, ridge, t_over_d=t_over_d, model=model).error
+    return random_transformer_auxiliaries(activation, target, alpha=alpha, tau=tau, kappa=kappa,
+                                          width_ratio=width_ratio, rho=rho, ridge=ridge,
+                                          t_over_d=t_over_d, model=model).error
 
 
 random_transformer_icl_error.__doc__ += _PARAMS_DOC
