@@ -47,8 +47,8 @@ def _rss_mb() -> float:
 
 
 def part_ours(d, tau, repeat, precision="float64"):
-    from rmt_icl.simulate.linear_attention import simulate_point
     from rmt_icl.core.seeding import run_seed
+    from rmt_icl.simulate.linear_attention import simulate_point
 
     simulate_point(_params(8, 1.5, precision), run_seed(0))   # warm-up (numba cache, imports)
     base = _rss_mb()

@@ -37,6 +37,16 @@ import sys
 import time
 
 import numpy as np
+from numpy.polynomial.hermite_e import hermeval
+
+import rmt_icl.simulate.rt_resources as rt_resources
+from rmt_icl.core.seeding import run_seed, stream
+from rmt_icl.hermite import get_activation, hermite_expansion
+from rmt_icl.simulate.data import sample_training_prompts
+from rmt_icl.simulate.normalisation import t_analytic
+from rmt_icl.simulate.random_transformer import parse_rt_params, simulate_models
+from rmt_icl.simulate.rt_evaluation import sample_test_set
+from rmt_icl.simulate.rt_features import NoiseField, sample_first_layer
 
 
 def params_for(d: int) -> dict:
@@ -77,14 +87,6 @@ def dgemm_rate(n: int, D: int, k: int, repeat: int = 3) -> float:
 
 def reference(params: dict, seed, models) -> dict:
     """Straightforward per-model simulation on the same prompts, F and noise."""
-    from numpy.polynomial.hermite_e import hermeval
-
-    from rmt_icl.hermite import get_activation, hermite_expansion
-    from rmt_icl.simulate.normalisation import t_analytic
-    from rmt_icl.simulate.random_transformer import _test_set, _train_prompts, parse_rt_params
-    from rmt_icl.simulate.rt_features import NoiseField, sample_first_layer
-    from rmt_icl.core.seeding import stream
-
     path, sizes, opts = parse_rt_params(params)
     d, n, k, D, Q = sizes.d, sizes.n, sizes.k, sizes.D, opts["test_queries"]
     target, rho, ridge = opts["target"], path.rho, path.ridge
@@ -93,8 +95,9 @@ def reference(params: dict, seed, models) -> dict:
     out = {}
     for model in models:
         t0 = TIMER()
-        _, train = _train_prompts(seed, sizes, target, rho, opts["y2_scale"])
-        test = _test_set(stream(seed, "test"), n_ctx, Q, sizes, target, rho, opts["y2_scale"])
+        train, _ = sample_training_prompts(seed, sizes, target, rho, y2_scale=opts["y2_scale"])
+        test = sample_test_set(stream(seed, "test"), n_ctx, Q, sizes, target, rho,
+                               opts["y2_scale"])
         t = t_analytic(d, sizes.ell, target, rho, y2_scale=opts["y2_scale"])
         F = sample_first_layer(stream(seed, "features"), k, D, t)
         if model == "rt":
@@ -134,11 +137,7 @@ def reference(params: dict, seed, models) -> dict:
 
 
 def worker(variant: str, d: int, repeat: int = 3) -> dict:
-    import rmt_icl.simulate.random_transformer as rtmod
-    from rmt_icl.simulate.random_transformer import simulate_models
-    from rmt_icl.core.seeding import run_seed
-
-    rtmod.PHASE_TIMER = TIMER
+    rt_resources.PHASE_TIMER = TIMER
 
     params = params_for(d)
     models = ("rt", "hermite:4") if variant in ("fast", "reference") else ("rt",)
@@ -153,12 +152,12 @@ def worker(variant: str, d: int, repeat: int = 3) -> dict:
         t0 = TIMER()
         if variant.startswith("fast"):
             res = simulate_models(params, run_seed(1), models)
-            per_model = {m: {"icl": r["icl"]} for m, r in res.items()}
-            first = res[models[0]]
-            phases = {key: first[key] for key in ("t_sample", "t_first_layer", "t_train",
-                                                  "t_solve", "t_test")}
-            phases.update({key[8:]: first[key] for key in first if key.startswith("t_phase_")})
-            sizes = {key: first[key] for key in ("n", "k", "D", "n_test", "test_queries")}
+            per_model = {m: {"icl": res[m].icl} for m in res}
+            t = res.timings
+            phases = {"t_sample": t.sample, "t_first_layer": t.first_layer,
+                      "t_train": t.train, "t_solve": t.solve, "t_test": t.test, **t.phases}
+            sizes = {key: getattr(res.run, key) for key in ("n", "k", "D", "n_test",
+                                                            "test_queries")}
         else:
             per_model = reference(params, run_seed(1), models)
             phases = {key: sum(r[key] for r in per_model.values())

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from rmt_icl.simulate.data import sample_prompts, sample_tasks
+from rmt_icl.simulate.data import sample_training_prompts
 from rmt_icl.simulate.normalisation import t_analytic
 from rmt_icl.simulate.paths import ScalingPath
 from rmt_icl.core.seeding import run_seed, stream
@@ -52,11 +52,7 @@ def simulate_identity_rt(d, alpha, tau, kappa, rho, ridge, psis, seed=0, run=0):
     path = ScalingPath(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=ridge)
     sz = path.sizes(d)
     ss = run_seed(seed, run, (d,))
-    pool = task = None
-    if sz.K is not None:
-        pool = sample_tasks(stream(ss, "tasks"), sz.K, d)
-        task = np.repeat(np.arange(sz.K), sz.reuse)
-    p = sample_prompts(stream(ss, "train"), sz.n, d, sz.ell, "linear", rho, pool=pool, task=task)
+    p, _ = sample_training_prompts(ss, sz, "linear", rho, task_order="blocks")
     X = (p.xq[:, :, None] * p.h[:, None, :]).reshape(sz.n, -1)
     A = X.T @ X
     b = X.T @ p.y
@@ -93,12 +89,14 @@ def study(ds, runs, points=POINTS, seed=0):
             sz = res[0]["sizes"]
             la_mc = np.array([r["la"] for r in res])
             lam_la = d * t_analytic(d, sz.ell, "linear", rho) * ridge / sz.n
-            la_th = float(linear_attention_icl_error(sz.tau, sz.alpha, sz.kappa, rho, lam_la))
+            la_th = float(linear_attention_icl_error(alpha=sz.alpha, tau=sz.tau, kappa=sz.kappa,
+                                                     rho=rho, ridge=lam_la))
             for psi in psis:
                 rt_mc = np.array([r[psi] for r in res])
                 k = max(1, int(math.floor(psi * sz.n + 0.5)))
-                th = float(random_transformer_icl_error("identity", "linear", sz.alpha, sz.tau,
-                                                        sz.kappa, k / sz.n, rho, ridge))
+                th = float(random_transformer_icl_error(
+                    "identity", "linear", alpha=sz.alpha, tau=sz.tau, kappa=sz.kappa,
+                    width_ratio=k / sz.n, rho=rho, ridge=ridge))
                 diff = rt_mc - la_mc
                 row = dict(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=ridge, psi=psi,
                            d=d, runs=runs, mc=rt_mc.mean(), se=rt_mc.std(ddof=1) / math.sqrt(runs),
@@ -117,9 +115,11 @@ def study(ds, runs, points=POINTS, seed=0):
 def speed(d=64):
     """Theory at 10^3 grid points vs one simulated point (one run) at dimension d."""
     g = np.meshgrid(np.linspace(0.5, 4, 10), np.linspace(0.5, 4, 10), np.geomspace(0.1, 10, 10))
-    random_transformer_icl_error("identity", "linear", 2.0, 2.0, np.inf, 1.0, 0.1, 1e-2)
+    random_transformer_icl_error("identity", "linear", alpha=2.0, tau=2.0, kappa=np.inf,
+                                 width_ratio=1.0, rho=0.1, ridge=1e-2)
     t0 = time.perf_counter()
-    random_transformer_icl_error("identity", "linear", g[0], g[1], np.inf, g[2], 0.1, 1e-2)
+    random_transformer_icl_error("identity", "linear", alpha=g[0], tau=g[1], kappa=np.inf,
+                                 width_ratio=g[2], rho=0.1, ridge=1e-2)
     t_theory = time.perf_counter() - t0
     t0 = time.perf_counter()
     simulate_identity_rt(d, 2.0, 2.0, math.inf, 0.1, 1e-2, (1.0,))

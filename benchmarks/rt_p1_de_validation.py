@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from rmt_icl.hermite import hermite_coefficients, hermite_residual
-from rmt_icl.simulate.data import sample_prompts, sample_tasks
+from rmt_icl.simulate.data import sample_training_prompts
 from rmt_icl.simulate.normalisation import t_analytic
 from rmt_icl.simulate.paths import ScalingPath
 from rmt_icl.core.seeding import run_seed, stream
@@ -54,11 +54,7 @@ def simulate_p1(d, activation, alpha, tau, kappa, rho, ridge, psi, seed=0, run=0
     mus = float(hermite_residual(activation, 1))
     sz = ScalingPath(alpha=alpha, tau=tau, kappa=kappa, rho=rho, width_ratio=psi).sizes(d)
     ss = run_seed(seed, run, (d,))
-    pool = task = None
-    if sz.K is not None:
-        pool = sample_tasks(stream(ss, "tasks"), sz.K, d)
-        task = np.repeat(np.arange(sz.K), sz.reuse)
-    p = sample_prompts(stream(ss, "train"), sz.n, d, sz.ell, "linear", rho, pool=pool, task=task)
+    p, _ = sample_training_prompts(ss, sz, "linear", rho, task_order="blocks")
     X = (p.xq[:, :, None] * p.h[:, None, :]).reshape(sz.n, -1)
     t = t_analytic(d, sz.ell, "linear", rho)
     n, k, D = sz.n, sz.k, sz.D
@@ -92,10 +88,11 @@ def study_p1(ds, runs, points, seed=0):
             sz = res[0][0]
             p1 = np.array([r[1] for r in res])
             la = np.array([r[2] for r in res])
-            th = random_transformer_auxiliaries(act, "linear", sz.alpha, sz.tau, sz.kappa,
-                                                sz.k / sz.n, rho, ridge, model="hermite1")
-            la0 = float(linear_attention_icl_error(sz.tau, sz.alpha, sz.kappa, rho,
-                                                   float(th.lambda_la_nominal)))
+            th = random_transformer_auxiliaries(act, "linear", alpha=sz.alpha, tau=sz.tau,
+                                                kappa=sz.kappa, width_ratio=sz.k / sz.n, rho=rho,
+                                                ridge=ridge, model="hermite1")
+            la0 = float(linear_attention_icl_error(alpha=sz.alpha, tau=sz.tau, kappa=sz.kappa,
+                                                   rho=rho, ridge=float(th.lambda_la_nominal)))
             diff = p1 - la
             row = dict(activation=act, alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=ridge,
                        psi=psi, d=d, runs=runs, mc=p1.mean(),
@@ -124,13 +121,13 @@ def study_rt(ds, runs, points, seed=0):
             res = [simulate_models(params, run_seed(seed, r, (d,)), ("rt", "hermite:1"))
                    for r in range(runs)]
             sec = (time.perf_counter() - t0) / runs
-            rt = np.array([r["rt"]["icl"] for r in res])
-            dif = np.array([r["hermite:1"]["icl_minus_rt"] for r in res])
-            r0 = res[0]["rt"]
-            th = random_transformer_auxiliaries(act, "linear", r0["alpha_realised"],
-                                                r0["tau_realised"], r0["kappa_realised"],
-                                                r0["width_ratio_realised"], rho, ridge,
-                                                model="hermite1")
+            rt = np.array([r["rt"].icl for r in res])
+            dif = np.array([r["hermite:1"].icl_minus_rt for r in res])
+            r0 = res[0].run
+            th = random_transformer_auxiliaries(act, "linear", alpha=r0.alpha_realised,
+                                                tau=r0.tau_realised, kappa=r0.kappa_realised,
+                                                width_ratio=r0.width_ratio_realised, rho=rho,
+                                                ridge=ridge, model="hermite1")
             row = dict(activation=act, alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=ridge,
                        psi=psi, d=d, runs=runs, rt=rt.mean(),
                        rt_se=rt.std(ddof=1) / math.sqrt(runs), p1_theory=float(th.error),

@@ -66,7 +66,8 @@ STORE_ROOT = tempfile.mkdtemp(prefix="rmt_icl_nb03_")  # sweep stores live in a 
 # %% [markdown]
 # ## 1. One paired run, and an exactness check
 #
-# `simulate_models(params, seed, models=...)` runs several models in one pass. For a
+# `simulate_models(params, seed, models=...)` runs several models in one pass and returns a
+# `MultiModelResult` (`res[name]` holds one model's errors, `res.run` the shared sizes). For a
 # polynomial activation the Hermite model of the polynomial's degree *is* the RT
 # ($c^*_p = 0$, identical features), so the paired difference must vanish to round-off, while
 # the degree-1 model (which replaces the quadratic part by noise) differs.
@@ -76,12 +77,12 @@ params_q = {"d": 8, "alpha": 2.0, "tau": 2.0, "width_ratio": 0.5, "rho": 1e-4, "
             "activation": "quadratic", "target": "tanh", "n_test": 8000}
 res_q = simulate_models(params_q, 0, models=["rt", "hermite:1", "hermite:2", "linear"])
 print(" model        e_ICL      c*_p      e - e_RT (paired, +- test SE)")
-for name, r in res_q.items():
-    diff = r.get("icl_minus_rt")
-    extra = "" if diff is None else f"{diff:+.2e} +- {r['icl_minus_rt_se_test']:.1e}"
-    print(f" {name:10s}  {r['icl']:.4f}   {r['c_star']:7.4f}   {extra}")
-assert abs(res_q["hermite:2"]["icl_minus_rt"]) < 1e-12 and res_q["hermite:2"]["c_star"] == 0
-assert abs(res_q["hermite:1"]["icl_minus_rt"]) > 3 * res_q["hermite:1"]["icl_minus_rt_se_test"]
+for name, r in res_q.models.items():
+    diff = r.icl_minus_rt
+    extra = "" if diff is None else f"{diff:+.2e} +- {r.icl_minus_rt_se_test:.1e}"
+    print(f" {name:10s}  {r.icl:.4f}   {r.c_star:7.4f}   {extra}")
+assert abs(res_q["hermite:2"].icl_minus_rt) < 1e-12 and res_q["hermite:2"].c_star == 0
+assert abs(res_q["hermite:1"].icl_minus_rt) > 3 * res_q["hermite:1"].icl_minus_rt_se_test
 
 # %% [markdown]
 # ## 2. Along a scaling path: $e_{\rm Herm}(p) - e_{\rm RT}$ against $d$
@@ -220,13 +221,11 @@ assert diff["linear"][0] > 3 * diff["linear"][1] and diff["tanh"][0] > 3 * diff[
 psi = np.logspace(-1.5, 3, 300)
 path = dict(alpha=2.0, tau=2.0, kappa=np.inf, rho=1e-4)
 q_star = (1 + path["rho"]) / path["alpha"]
-lt_best = float(np.min(linear_attention_icl_error(path["tau"], path["alpha"], path["kappa"],
-                                                  path["rho"], np.logspace(-4, 1, 2001))))
+lt_best = float(np.min(linear_attention_icl_error(**path, ridge=np.logspace(-4, 1, 2001))))
 fig, ax = plt.subplots(figsize=(6.2, 3.8))
 for i, lam in enumerate((0.01, 0.2, 1.0)):
     e = random_transformer_icl_error("identity", "linear", width_ratio=psi, ridge=lam, **path)
-    lt = float(linear_attention_icl_error(path["tau"], path["alpha"], path["kappa"],
-                                          path["rho"], (1 + q_star) * lam / path["tau"]))
+    lt = float(linear_attention_icl_error(**path, ridge=(1 + q_star) * lam / path["tau"]))
     ax.plot(psi, e, color=PALETTE[i], label=f"identity RT, $\\bar\\lambda={lam}$")
     ax.axhline(lt, color=PALETTE[i], ls=":", lw=1)
     e_wide = float(random_transformer_icl_error("identity", "linear", width_ratio=1e7,

@@ -38,9 +38,10 @@ def test_theory_point_uses_realised_ratios_and_exact_t():
     row = theory_point(p, run_seed(0, 0, (8,)))
     assert set(row) >= {"icl_relu", "icl_identity", "theory_relu", "theory_identity", "icl"}
     assert row["icl"] == row["icl_relu"]
-    th = random_transformer_icl_error("identity", "relu", row["alpha_realised"],
-                                      row["tau_realised"], np.inf, row["width_ratio_realised"],
-                                      0.1, 0.1, t_over_d=row["t"] / 8)
+    th = random_transformer_icl_error("identity", "relu", alpha=row["alpha_realised"],
+                                      tau=row["tau_realised"], kappa=np.inf,
+                                      width_ratio=row["width_ratio_realised"], rho=0.1,
+                                      ridge=0.1, t_over_d=row["t"] / 8)
     assert row["theory_identity"] == pytest.approx(float(th), rel=1e-12)
     with pytest.raises(ValueError, match="activations"):
         theory_point({**p, "activations": ""}, 0)

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from rmt_icl.simulate.data import sample_prompts, sample_tasks
-from rmt_icl.simulate.paths import ScalingPath
-from rmt_icl.simulate.ridge import EigenRidge, solve_spd
 from rmt_icl.core.seeding import run_seed, stream
 from rmt_icl.core.targets import get_target
+from rmt_icl.simulate.data import sample_prompts, sample_tasks, sample_training_prompts
+from rmt_icl.simulate.paths import ScalingPath
+from rmt_icl.simulate.ridge import EigenRidge, solve_spd
 
 
 def test_sizes_rounding_and_equal_task_reuse():
@@ -77,6 +77,24 @@ def test_reduced_sampler_matches_direct_sampling(target):
         assert abs(a.mean() - b.mean()) < 4 * se
     # queries: y = g(<x_q, w>) + noise, x_q ~ N(0, I/d)
     assert abs(P.xq.var() - 1 / d) < 4 * math.sqrt(2 / (m * d)) / d
+
+
+@pytest.mark.parametrize("order", ["cycle", "blocks"])
+def test_training_prompts_use_every_pool_task_equally(order):
+    s = ScalingPath(alpha=2.0, tau=1.5, kappa=0.5).sizes(8)          # K = 4 tasks, reuse 24
+    prompts, pool = sample_training_prompts(run_seed(4), s, "relu", 0.1, task_order=order)
+    assert pool.shape == (s.K, 8) and len(prompts) == s.n == s.K * s.reuse
+    np.testing.assert_allclose(np.linalg.norm(pool, axis=1), math.sqrt(8), rtol=1e-12)
+    assert np.bincount(prompts.task).tolist() == [s.reuse] * s.K
+    first = prompts.task[: s.K] if order == "cycle" else prompts.task[:: s.reuse]
+    assert first.tolist() == list(range(s.K))
+    # the pool comes from stream "tasks", the prompts from stream "train"
+    np.testing.assert_array_equal(pool, sample_tasks(stream(run_seed(4), "tasks"), s.K, 8))
+    fresh, none = sample_training_prompts(run_seed(4), ScalingPath(2.0, 1.5).sizes(8), "relu",
+                                          0.1)
+    assert none is None and fresh.task is None
+    with pytest.raises(ValueError, match="task_order"):
+        sample_training_prompts(run_seed(4), s, "relu", 0.1, task_order="random")
 
 
 def test_ridge_solvers_agree_with_dense_formulas():

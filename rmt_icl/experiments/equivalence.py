@@ -1,6 +1,6 @@
 r"""The joint-scaling equivalence study: does the RT's ICL error approach its Hermite model's?
 
-Claim (reference ``random_transformer_theory.md`` section 5): along a scaling path
+Claim (Demir & Dogan 2025, the equivalence theorem): along a scaling path
 ``ell = alpha d``, ``n = tau d^2``, ``k = psi n`` (``K = kappa d``), with the ridge ``lambda_bar``
 held fixed,
 
@@ -27,9 +27,10 @@ queries. Per ``d``:
   numbers cancel most of the run-to-run spread);
 * the gap ``|Delta_p(d)|`` with that SE.
 
-Runs go through :func:`rmt_icl.sweep.sweep`. Replicate ``r`` is a sweep point of its own
-(parameter ``replicate``, so its seed is hashed from the parameters and ``r``), and each
-``(configuration, d, seed)`` folder (:func:`study_store`) holds one store per block of
+The driver :func:`rmt_icl.reporting.studies.run_study` runs it through the sweep engine.
+Replicate ``r`` is a sweep point of its own (parameter ``replicate``, so its seed is hashed
+from the parameters and ``r``), and each ``(configuration, d, seed)`` folder
+(:func:`rmt_icl.reporting.studies.study_store`) holds one store per block of
 replicates ``rep<a>-<b>``: an interrupted study resumes, asking for more runs computes only the
 new replicates (a new block), and asking for fewer reads the old ones.
 
@@ -72,11 +73,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rmt_icl.core.checks import check_int
+from rmt_icl.core.checks import check_int, check_positive
 from rmt_icl.core.registry import register_model
 from rmt_icl.core.stats import mean_se, student_t_threshold
 from rmt_icl.hermite import MAX_DEGREE, get_activation, hermite_expansion
-from rmt_icl.simulate.random_transformer import POINT_DEFAULTS, parse_rt_params, simulate_models
+from rmt_icl.simulate.random_transformer import parse_rt_params, simulate_models
 
 __all__ = [
     "DEFAULT_DS",
@@ -97,7 +98,8 @@ __all__ = [
 #: dimensions of the default study, and of ``full=True``
 DEFAULT_DS = (16, 24, 32, 48, 64)
 FULL_DS = (16, 24, 32, 48, 64, 80, 96)
-#: default scaling path (reference section 8.1, LA scaling of the y^2 column; avoids tau = 1,
+#: default scaling path (the calibration point of Demir & Dogan 2025 in the linear-attention
+#: scaling of the y^2 column; avoids tau = 1,
 #: psi = 1): ell = 2d, n = 2d^2, k = n/2, fresh tasks, noise variance 1e-4, lambda_bar = 0.2
 DEFAULT_PATH = {"alpha": 2.0, "tau": 2.0, "width_ratio": 0.5, "kappa": math.inf, "rho": 1e-4,
                 "ridge": 0.2, "y2_scale": 1.0}
@@ -183,23 +185,24 @@ def equivalence_point(params: dict, seed) -> dict:
     models = ["rt"] + [f"hermite:{p}" for p in reps] + ["linear"]
     res = simulate_models(params, seed, models)
     rt = res["rt"]
-    out = {"icl": rt["icl"], "idg": rt["idg"]}
+    out = {"icl": rt.icl, "idg": rt.idg}
     for key in ("d", "ell", "n", "k", "D", "K", "t", "ridge_bar", "ridge_paper", "ridge_la", "q",
-                "activation", "target", "n_test", "y2_scale", "t_total"):
-        out[key] = rt[key]
+                "activation", "target", "n_test", "y2_scale"):
+        out[key] = getattr(res.run, key)
+    out["t_total"] = res.timings.total
     for name, label in [("rt", "rt"), ("linear", "linear")] + [
             (f"hermite:{rep[p]}", f"herm{p}") for p in degrees]:
         r = res[name]
-        out[f"icl_{label}"] = r["icl"]
-        out[f"idg_{label}"] = r["idg"]
-        out[f"icl_{label}_se_test"] = r["icl_se_test"]
+        out[f"icl_{label}"] = r.icl
+        out[f"idg_{label}"] = r.idg
+        out[f"icl_{label}_se_test"] = r.icl_se_test
         if label != "rt":
-            out[f"diff_{label}"] = r["icl_minus_rt"]
-            out[f"diff_{label}_se_test"] = r["icl_minus_rt_se_test"]
-            out[f"diff_idg_{label}"] = r["idg_minus_rt"]
+            out[f"diff_{label}"] = r.icl_minus_rt
+            out[f"diff_{label}_se_test"] = r.icl_minus_rt_se_test
+            out[f"diff_idg_{label}"] = r.idg_minus_rt
     for p in degrees:
         out[f"herm{p}_same_as"] = rep[p]
-        out[f"c_star{p}"] = res[f"hermite:{rep[p]}"]["c_star"]
+        out[f"c_star{p}"] = res[f"hermite:{rep[p]}"].c_star
     return out
 
 
@@ -218,17 +221,18 @@ def paired_point(params: dict, seed) -> dict:
     p = check_int("degree", params.get("degree", 4), minimum=0, maximum=MAX_DEGREE)
     res = simulate_models(params, seed, ["rt", f"hermite:{p}", "linear"])
     rt, herm, lin = res["rt"], res[f"hermite:{p}"], res["linear"]
-    out = {"icl": rt["icl"], "idg": rt["idg"]}
+    out = {"icl": rt.icl, "idg": rt.idg}
     for key in ("d", "ell", "n", "k", "D", "K", "t", "ridge_bar", "ridge_paper", "ridge_la", "q",
-                "n_test", "solver", "t_total"):
-        out[key] = rt[key]
+                "n_test", "solver"):
+        out[key] = getattr(res.run, key)
+    out["t_total"] = res.timings.total
     for label, r in (("rt", rt), ("herm", herm), ("linear", lin)):
-        out[f"icl_{label}"], out[f"idg_{label}"] = r["icl"], r["idg"]
-        out[f"icl_{label}_se_test"] = r["icl_se_test"]
+        out[f"icl_{label}"], out[f"idg_{label}"] = r.icl, r.idg
+        out[f"icl_{label}_se_test"] = r.icl_se_test
         if label != "rt":
-            out[f"diff_{label}"] = r["icl_minus_rt"]
-            out[f"diff_{label}_se_test"] = r["icl_minus_rt_se_test"]
-    out["degree_used"], out["c_star"] = p, herm["c_star"]
+            out[f"diff_{label}"] = r.icl_minus_rt
+            out[f"diff_{label}_se_test"] = r.icl_minus_rt_se_test
+    out["degree_used"], out["c_star"] = p, herm.c_star
     return out
 
 
@@ -483,8 +487,7 @@ def _check(params: dict) -> None:
     parse_rt_params(params)
 
 
-register_model(MODEL, equivalence_point, defaults={**POINT_DEFAULTS, "replicate": 0,
-                                                   "max_degree": 6},
-               check=_check, description="RT, Hermite p = 1..max_degree and linear TF, paired")
-register_model("rt-paired", paired_point, defaults=POINT_DEFAULTS, check=parse_rt_params,
+register_model(MODEL, equivalence_point, check=_check,
+               description="RT, Hermite p = 1..max_degree and linear TF, paired")
+register_model("rt-paired", paired_point, check=parse_rt_params,
                description="RT, one Hermite model and the linear TF, paired")

@@ -1,23 +1,19 @@
-"""Simulation-vs-theory tables for validation figures: a list of points -> sweep -> summary.
+"""Gap statistics of simulation-vs-theory tables (one row per point, mean and SE over runs).
 
-Figure scripts describe the points they simulate; :func:`sweep_summary` runs them through
-:func:`rmt_icl.sweep.sweep` with a durable store (an interrupted figure resumes where it
-stopped) and returns one row per point with the mean and standard error over runs of
-
-* ``icl``, ``idg`` and ``gap = icl - idg`` (the task-generalisation gap ``g_task``),
-* ``theory_icl``, ``theory_idg`` (the model's theory at the *realised* ratios),
-
-and :func:`max_gap_se` condenses a table to the largest ``|simulation - theory| / SE``, the
-number the gallery's ``REPORT.md`` quotes.
+The tables come from :func:`rmt_icl.reporting.studies.sweep_summary`: for each point the mean
+and standard error over runs of ``icl``, ``idg``, ``gap = icl - idg`` (the
+task-generalisation gap) and the theory at the realised ratios (``theory_icl``,
+``theory_idg``). :func:`max_gap_se` condenses a table to the largest
+``|simulation - theory| / SE``, the number the gallery's ``REPORT.md`` quotes.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 
 def gap_in_se(mean, se, theory) -> np.ndarray:
     """``|mean - theory| / se`` elementwise; NaN where ``se`` is 0, NaN, or theory is not

@@ -1,6 +1,6 @@
 r"""Validation of the random transformer's deterministic equivalent against the simulated RT.
 
-Issue 6's acceptance: :func:`rmt_icl.theory.random_transformer_icl_error` against the simulated
+The validation grid: :func:`rmt_icl.theory.random_transformer_icl_error` against the simulated
 random transformer across activations, targets, context lengths ``alpha``, pretraining sizes
 ``tau``, widths on both sides of the interpolation peak and two ridges
 (:data:`ACCEPTANCE_GRID`), at several ``d``, with a finite-size allowance measured by showing
@@ -34,14 +34,13 @@ import numpy as np
 import pandas as pd
 
 from rmt_icl.core.registry import register_model
-from rmt_icl.simulate.random_transformer import POINT_DEFAULTS, parse_rt_params, simulate_models
+from rmt_icl.simulate.random_transformer import parse_rt_params, simulate_models
 from rmt_icl.theory.random_transformer import random_transformer_icl_error
 
 __all__ = [
     "ACCEPTANCE_GRID",
     "MODEL",
     "allowance",
-    "figure_summary",
     "grid_spec",
     "judge",
     "judge_shrink",
@@ -49,7 +48,7 @@ __all__ = [
     "theory_point",
 ]
 
-#: issue 6's acceptance grid (``ridge`` is the toolkit's lambda_bar)
+#: the validation grid (``ridge`` is the toolkit's lambda_bar)
 ACCEPTANCE_GRID = {
     "activation": ("relu", "tanh", "erf", "identity"),
     "target": ("linear", "relu"),
@@ -97,7 +96,7 @@ def theory_point(params: dict, seed) -> dict:
     acts = _activations(params)
     sim = {k: v for k, v in params.items() if k != "activations"}
     out = simulate_models(sim, seed, [f"rt:{a}" for a in acts])
-    first = out[f"rt:{acts[0]}"]
+    first = out.flat(f"rt:{acts[0]}")          # the row's shared columns, by name
     row = {key: first[key] for key in ("d", "ell", "n", "k", "D", "alpha_realised",
                                        "tau_realised", "width_ratio_realised", "t", "q",
                                        "n_test", "test_queries", "t_total", "target")}
@@ -107,12 +106,12 @@ def theory_point(params: dict, seed) -> dict:
     kappa = math.inf if kappa is None else kappa
     for act in acts:
         res = out[f"rt:{act}"]
-        row[f"icl_{act}"] = res["icl"]
-        row[f"icl_se_test_{act}"] = res["icl_se_test"]
+        row[f"icl_{act}"] = res.icl
+        row[f"icl_se_test_{act}"] = res.icl_se_test
         row[f"theory_{act}"] = float(random_transformer_icl_error(
-            act, params.get("target", "linear"), first["alpha_realised"],
-            first["tau_realised"], kappa, first["width_ratio_realised"], first["rho"],
-            first["ridge_bar"], t_over_d=first["t"] / first["d"]))
+            act, params.get("target", "linear"), alpha=first["alpha_realised"],
+            tau=first["tau_realised"], kappa=kappa, width_ratio=first["width_ratio_realised"],
+            rho=first["rho"], ridge=first["ridge_bar"], t_over_d=first["t"] / first["d"]))
     return row
 
 
@@ -272,5 +271,5 @@ def _check(params: dict) -> None:
     parse_rt_params({k: v for k, v in params.items() if k != "activations"})
 
 
-register_model(MODEL, theory_point, defaults=POINT_DEFAULTS, check=_check,
+register_model(MODEL, theory_point, check=_check,
                description="RT per activation on shared prompts, with its deterministic equivalent")

@@ -1,11 +1,39 @@
-"""Monte Carlo simulator: scaling paths → data → features → ridge fit → exact/empirical error.
+"""Monte Carlo simulator: scaling paths -> data -> features -> ridge fit -> exact/empirical error.
 
-Modules (data flows one way):
-
+Shared pieces
+-------------
 * :mod:`~rmt_icl.simulate.paths` -- :class:`ScalingPath`, the only place sizes are computed;
-* :mod:`~rmt_icl.simulate.data` -- tasks and prompts, exact O(d)-per-prompt sampler;
+* :mod:`~rmt_icl.simulate.data` -- tasks and prompts, the exact O(d)-per-prompt sampler, and
+  :func:`sample_training_prompts`, the one definition of a run's pretraining prompts;
 * :mod:`~rmt_icl.simulate.ridge` -- primal/dual ridge solvers, regularisation paths;
-* model modules (linear attention, random transformer, Hermite-equivalent model).
+* :mod:`~rmt_icl.simulate.normalisation` -- ``t = Tr Cov(vec H_Z)`` and ridge-unit conversions.
+
+Linear attention (Lu et al. 2024)
+---------------------------------
+:mod:`~rmt_icl.simulate.features` (``vec H`` Grams and kernels) ->
+:mod:`~rmt_icl.simulate.linear_attention` (fit ``Gamma``, one run) ->
+:mod:`~rmt_icl.simulate.test_error` (exact error of a given ``Gamma``).
+
+Random transformer and its Hermite models (Demir & Dogan 2025)
+--------------------------------------------------------------
+:func:`~rmt_icl.simulate.random_transformer.simulate_models` drives one run; data flows one
+way through modules with one job each::
+
+    params, model names --rt_params--> path, sizes, options, canonical names
+        --rt_feature_maps--> FeatureMap per RT/Hermite model
+        --rt_resources--> memory plan (models per training pass; raises before allocating)
+    seed --data.sample_training_prompts--> training prompts, task pool
+         --rt_evaluation.sample_test_sets--> ICL (and IDG) test contexts
+    training prompts --normalisation--> t
+    F (rt_features.sample_first_layer), prompts --rt_fit--> coefficients per model
+        (primal or dual packed-Gram ridge; rt_features: pre-activations, noise, Grams)
+        and the linear transformer's Gamma (linear_attention)
+    test contexts, F, fits --rt_evaluation--> per-context errors per model
+        --rt_results--> MultiModelResult (RunInfo, Timings, ModelResult per model)
+
+:mod:`~rmt_icl.simulate.rt_resources` also holds the chunk sizes and the phase clock.
+``simulate_point_rt``, ``simulate_point_hermite`` and ``simulate_point_linear`` are the sweep
+point functions (flat dicts, :meth:`MultiModelResult.flat`).
 
 Public names are imported lazily.
 """
@@ -20,12 +48,17 @@ _EXPORTS = {
     "Prompts": "rmt_icl.simulate.data",
     "sample_prompts": "rmt_icl.simulate.data",
     "sample_tasks": "rmt_icl.simulate.data",
+    "sample_training_prompts": "rmt_icl.simulate.data",
     "solve_spd": "rmt_icl.simulate.ridge",
     "EigenRidge": "rmt_icl.simulate.ridge",
     "simulate_models": "rmt_icl.simulate.random_transformer",
     "simulate_point_rt": "rmt_icl.simulate.random_transformer",
     "simulate_point_hermite": "rmt_icl.simulate.random_transformer",
     "simulate_point_linear": "rmt_icl.simulate.random_transformer",
+    "MultiModelResult": "rmt_icl.simulate.rt_results",
+    "ModelResult": "rmt_icl.simulate.rt_results",
+    "parse_rt_params": "rmt_icl.simulate.rt_params",
+    "parse_models": "rmt_icl.simulate.rt_params",
     "t_analytic": "rmt_icl.simulate.normalisation",
     "t_estimate": "rmt_icl.simulate.normalisation",
     "ridge_la_from_bar": "rmt_icl.simulate.normalisation",

@@ -32,10 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.seeding import stream
 from rmt_icl.core.targets import Target, get_target
+from rmt_icl.simulate.paths import Sizes
 
 #: prompts are generated in chunks of this many, so temporary arrays stay small
 DEFAULT_CHUNK = 4096
+#: assignments of the pool tasks to the training prompts (:func:`sample_training_prompts`)
+TASK_ORDERS = ("cycle", "blocks")
 
 
 @dataclass(frozen=True)
@@ -222,3 +226,57 @@ def sample_prompts(rng: np.random.Generator, m: int, d: int, ell: int, target, r
         h[lo:hi] = context_statistics(rng, w, ell, target, rho, y2_scale=y2_scale)
         xq[lo:hi], y[lo:hi] = queries(rng, w, target, rho)
     return Prompts(xq=xq, h=h, y=y, task=task)
+
+
+def sample_training_prompts(seed: np.random.SeedSequence, sizes: Sizes, target, rho: float, *,
+                            y2_scale: float = 1.0, task_order: str = "cycle"
+                            ) -> tuple[Prompts, np.ndarray | None]:
+    """The ``n`` pretraining prompts of one run and the task pool they are drawn from.
+
+    Finite ``kappa``: a pool of ``K`` normalised tasks (stream ``"tasks"``), each used exactly
+    ``reuse`` times (the protocol of Lu et al. 2024), so ``n = reuse K``. ``kappa = inf``: a
+    fresh task per prompt and no pool. The prompts come from stream ``"train"``. Every
+    simulator of the toolkit draws its training prompts here, so for one seed they all see the
+    same prompts.
+
+    Parameters
+    ----------
+    seed : numpy.random.SeedSequence
+        The run's seed (:func:`rmt_icl.core.seeding.run_seed`).
+    sizes : rmt_icl.simulate.paths.Sizes
+        ``d``, ``ell``, ``n``, ``K`` (None for fresh tasks) and ``reuse``.
+    target : str, callable or Target
+        Label function ``g``.
+    rho : float
+        Label-noise variance, >= 0.
+    y2_scale : float
+        Scale ``c`` of the y^2 entry of ``h``, > 0.
+    task_order : {"cycle", "blocks"}
+        Which task each prompt uses: ``"cycle"`` (the simulators' order) gives prompt ``i`` the
+        task ``i mod K``; ``"blocks"`` gives it ``i // reuse`` (each task's prompts
+        consecutive). Both use every task ``reuse`` times; for one seed they give different
+        prompts.
+
+    Returns
+    -------
+    prompts : Prompts
+        With ``task`` the pool index of each prompt (None for fresh tasks).
+    pool : ndarray, shape (K, d), or None
+        The task pool (None for fresh tasks).
+
+    Raises
+    ------
+    ValueError
+        ``task_order`` not one of :data:`TASK_ORDERS`, or a bad ``rho``/``y2_scale``.
+    """
+    if task_order not in TASK_ORDERS:
+        raise ValueError(f"task_order must be one of {TASK_ORDERS}, got {task_order!r}")
+    pool = task = None
+    if sizes.K is not None:
+        pool = sample_tasks(stream(seed, "tasks"), sizes.K, sizes.d)
+        order = np.arange(sizes.K)
+        task = (np.tile(order, sizes.reuse) if task_order == "cycle"
+                else np.repeat(order, sizes.reuse))
+    prompts = sample_prompts(stream(seed, "train"), sizes.n, sizes.d, sizes.ell, target, rho,
+                             pool=pool, task=task, y2_scale=y2_scale)
+    return prompts, pool

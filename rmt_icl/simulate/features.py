@@ -1,7 +1,7 @@
 r"""Linear-attention features ``vec H_Z = x_q (x) h`` and their Gram matrices, chunked and in BLAS.
 
-Conventions (reference sections 2--3)
--------------------------------------
+Conventions (Lu et al. 2024; ``docs/theory/linear_attention.md``)
+-----------------------------------------------------------------
 A prompt enters linear attention only through ``H_Z = x_q h^T`` (``x_q`` in R^d,
 ``h`` in R^{d+1}), and the prediction is ``y_hat = <Gamma, H_Z>_F = x_q^T Gamma h``. The
 vectorisation is **row-major**: ``vec H = x_q (x) h``, entry ``(a, j)`` at position

@@ -1,7 +1,7 @@
 r"""Ridge-pretrained linear attention at finite ``d``: fit ``Gamma``, exact test errors, one run.
 
-Model and fit (reference sections 2--3)
----------------------------------------
+Model and fit (Lu et al. 2024; ``docs/theory/linear_attention.md``)
+-------------------------------------------------------------------
 ``y_hat = x_q^T Gamma h = <Gamma, H_Z>_F`` with ``Gamma in R^{d x (d+1)}`` and
 ``vec H_Z = x_q (x) h`` (row-major). For ``n`` pretraining prompts and ridge ``lambda >= 0``
 
@@ -23,7 +23,7 @@ Many ridge values share one symmetric eigendecomposition
 Errors of a fitted ``Gamma``
 ----------------------------
 For the linear target the test errors are *exact* expectations over test prompts
-(reference section 4, :func:`rmt_icl.theory.linear_attention_test_error`), no test sampling:
+(:func:`rmt_icl.simulate.test_error.linear_attention_test_error`), no test sampling:
 
 * ICL: a fresh task with ``||w||^2 = d`` (the law of the pretraining tasks, which are
   normalised), ``mu = 0``, ``R = I``;
@@ -47,7 +47,9 @@ import numpy as np
 import scipy.linalg as sla
 
 from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
-from rmt_icl.simulate.data import Prompts, sample_prompts, sample_tasks
+from rmt_icl.core.seeding import stream
+from rmt_icl.core.targets import get_target
+from rmt_icl.simulate.data import Prompts, sample_prompts, sample_training_prompts
 from rmt_icl.simulate.features import (
     compressed_gram,
     expand_gram,
@@ -56,11 +58,9 @@ from rmt_icl.simulate.features import (
     la_kernel,
     la_rhs,
 )
-from rmt_icl.simulate.paths import ScalingPath, Sizes
+from rmt_icl.simulate.paths import ScalingPath, Sizes, parse_kappa
 from rmt_icl.simulate.ridge import EigenRidge, prefer_dual, solve_spd
 from rmt_icl.simulate.test_error import linear_attention_test_error
-from rmt_icl.core.seeding import stream
-from rmt_icl.core.targets import get_target
 
 __all__ = [
     "fit_linear_attention",
@@ -247,7 +247,7 @@ def sampled_test_error(gamma, prompts: Prompts) -> np.ndarray | float:
 
 def linear_attention_errors(gamma, ell: int, rho: float, pool: np.ndarray | None = None, *,
                             y2_scale: float = 1.0):
-    r"""Exact ICL and IDG errors of ``Gamma`` for the linear target (reference section 4).
+    r"""Exact ICL and IDG errors of ``Gamma`` for the linear target (Lu et al. 2024).
 
     ``e = 1 + rho - (2/d) tr(Gamma' A) + ((1+rho)/d) tr(Gamma' B Gamma'^T)`` with
     ``Gamma' = Gamma diag(1, ..., 1, y2_scale)``; ICL uses ``mu = 0, R = I``, IDG the pool's
@@ -281,12 +281,6 @@ def linear_attention_errors(gamma, ell: int, rho: float, pool: np.ndarray | None
     return icl, idg
 
 
-def _kappa(value) -> float:
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("inf", "infinity")):
-        return math.inf
-    return float(check_positive("kappa", value, allow_inf=True))
-
-
 def parse_point_params(params: dict) -> tuple[ScalingPath, Sizes, dict]:
     """Validate a point's parameters; returns the path, the sizes at ``d`` and the options.
 
@@ -309,7 +303,7 @@ def parse_point_params(params: dict) -> tuple[ScalingPath, Sizes, dict]:
                          f"{sorted({'d', 'alpha', 'tau'} | set(POINT_DEFAULTS))}")
     opts = {**POINT_DEFAULTS, **{k: v for k, v in params.items() if k in POINT_DEFAULTS}}
     d = check_int("d", params["d"], minimum=1)
-    path = ScalingPath(alpha=params["alpha"], tau=params["tau"], kappa=_kappa(opts["kappa"]),
+    path = ScalingPath(alpha=params["alpha"], tau=params["tau"], kappa=parse_kappa(opts["kappa"]),
                        rho=opts["rho"], ridge=opts["ridge"])
     opts["y2_scale"] = float(check_positive("y2_scale", opts["y2_scale"]))
     opts["n_test"] = check_int("n_test", opts["n_test"], minimum=1)
@@ -326,9 +320,10 @@ def parse_point_params(params: dict) -> tuple[ScalingPath, Sizes, dict]:
 def simulate_point(params: dict, seed: np.random.SeedSequence) -> dict:
     """One Monte Carlo run of ridge-pretrained linear attention (the sweep point function).
 
-    Steps: task pool (stream ``"tasks"``; ``K = kappa d`` normalised tasks, each used
-    ``reuse`` times, none for ``kappa = inf``), ``n`` pretraining prompts (stream
-    ``"train"``), the ridge fit, and the exact ICL/IDG errors of the fitted ``Gamma``.
+    Steps: task pool and ``n`` pretraining prompts
+    (:func:`~rmt_icl.simulate.data.sample_training_prompts`: ``K = kappa d`` normalised tasks
+    from stream ``"tasks"``, each used ``reuse`` times, none for ``kappa = inf``; prompts from
+    stream ``"train"``), the ridge fit, and the exact ICL/IDG errors of the fitted ``Gamma``.
 
     Parameters
     ----------
@@ -355,12 +350,7 @@ def simulate_point(params: dict, seed: np.random.SeedSequence) -> dict:
     timings: dict = {}
 
     t0 = time.perf_counter()
-    pool = task = None
-    if sizes.K is not None:
-        pool = sample_tasks(stream(seed, "tasks"), sizes.K, d)
-        task = np.tile(np.arange(sizes.K), sizes.reuse)
-    train = sample_prompts(stream(seed, "train"), n, d, ell, target, rho, pool=pool, task=task,
-                           y2_scale=opts["y2_scale"])
+    train, pool = sample_training_prompts(seed, sizes, target, rho, y2_scale=opts["y2_scale"])
     timings["sample"] = time.perf_counter() - t0
 
     dual = prefer_dual(n, sizes.D) if opts["method"] == "auto" else opts["method"] == "dual"

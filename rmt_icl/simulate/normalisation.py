@@ -35,11 +35,10 @@ Lu et al.'s convention, penalty ``(n/d) lambda_LA ||Gamma||_F^2``. For ``sigma =
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.stats import mean_se
 from rmt_icl.core.targets import get_target
 
 
@@ -89,16 +88,14 @@ def t_estimate(xq: np.ndarray, h: np.ndarray) -> tuple[float, float]:
 
     Parameters
     ----------
-    xq : ndarray, shape (m, d)
-        Query covariates.
-    h : ndarray, shape (m, d + 1)
-        Attention statistics.
+    xq, h : ndarray, shapes (m, d) and (m, d + 1)
+        Query covariates and attention statistics of ``m`` prompts.
 
     Returns
     -------
     (float, float)
         The mean of ``||vec H_Z||^2 = ||x_q||^2 ||h||^2`` and its standard error
-        (sample standard deviation over ``sqrt(m)``; NaN for ``m = 1``).
+        (:func:`rmt_icl.core.stats.mean_se`; NaN for ``m = 1``).
     """
     xq = np.asarray(xq, dtype=np.float64)
     h = np.asarray(h, dtype=np.float64)
@@ -106,9 +103,7 @@ def t_estimate(xq: np.ndarray, h: np.ndarray) -> tuple[float, float]:
         raise ValueError(f"xq must have shape (m, d) and h shape (m, d + 1), got {xq.shape} "
                          f"and {h.shape}")
     v = np.einsum("ij,ij->i", xq, xq) * np.einsum("ij,ij->i", h, h)
-    m = v.shape[0]
-    se = float(np.std(v, ddof=1) / math.sqrt(m)) if m > 1 else math.nan
-    return float(v.mean()), se
+    return mean_se(v)
 
 
 def ridge_paper(ridge_bar: float, n: int) -> float:

@@ -44,6 +44,22 @@ def _round(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
+def parse_kappa(value) -> float:
+    """Task diversity ``kappa`` of a point's parameters.
+
+    ``None``, ``"inf"`` and ``"infinity"`` (any case) mean a fresh task per prompt
+    (``math.inf``); anything else must be a number in (0, inf].
+
+    Raises
+    ------
+    ValueError
+        ``kappa`` not positive (the message names it).
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("inf", "infinity")):
+        return math.inf
+    return float(check_positive("kappa", value, allow_inf=True))
+
+
 @dataclass(frozen=True)
 class Sizes:
     """Concrete sizes of one simulation instance.

@@ -1,7 +1,7 @@
-r"""Random-feature pre-activations ``u = F vec H_Z``, chunked, plus memory and noise bookkeeping.
+r"""Random-feature pre-activations ``u = F vec H_Z``, Hermite-model noise and packed Grams.
 
-Model pieces (reference ``random_transformer_theory.md`` sections 3 and 9)
---------------------------------------------------------------------------
+Pre-activations (Demir & Dogan 2025; ``docs/theory/random_transformer.md``)
+----------------------------------------------------------------------------
 * ``vec H_Z = x_q (x) h`` (row-major, ``D = d (d+1)``); the first layer ``F`` is ``k x D`` with
   rows ``f_r ~ N(0, I_D / t)`` (:func:`sample_first_layer`).
 * Training prompts have distinct contexts, so their pre-activations are one dgemm per chunk of
@@ -23,97 +23,26 @@ The Hermite model adds ``c*_p z`` with ``z`` i.i.d. ``N(0, 1)`` per (prompt, neu
 :class:`NoiseField` generates ``z`` in fixed blocks of rows (or columns), each block from its
 own child ``SeedSequence``, so any chunking of the same field gives bit-identical numbers.
 
-Memory
-------
-:func:`memory_budget` (default: half the physical memory, from ``os.sysconf``) and
-:func:`check_memory` raise :class:`rmt_icl.core.errors.MemoryBudgetError` *before* anything large is
-allocated, with the itemised need in the message.
+Packed Grams
+------------
+Grams are accumulated with LAPACK's ``dsfrk`` in rectangular full packed (RFP) storage, half a
+square matrix (:func:`sfrk_update`), and solved with ``dpftrf``/``dpftrs``
+(:func:`rfp_solve`).
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 from scipy.linalg import lapack
 
 from rmt_icl.core.checks import check_int, check_positive
-from rmt_icl.core.errors import MemoryBudgetError
+from rmt_icl.simulate.ridge import solve_spd
+from rmt_icl.simulate.rt_resources import CHUNK_BYTES
 
-#: largest target size in bytes of a chunk buffer (pre-activations, features, noise, vec H);
-#: see :func:`chunk_bytes`
-CHUNK_BYTES = 1 << 25
 #: rows (or columns) per independently seeded block of Hermite noise; fixed forever
 NOISE_BLOCK = 64
-#: default memory budget as a fraction of the physical memory
-MEMORY_FRACTION = 0.5
-
-
-# ----------------------------------------------------------------------------- memory
-
-
-def physical_memory_bytes() -> int:
-    """Physical memory of the machine in bytes (``os.sysconf``), or 8 GiB if unknown."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
-
-
-def memory_budget(budget=None) -> int:
-    """The memory budget in bytes: ``budget`` if given (> 0), else half the physical memory."""
-    if budget is None:
-        return int(MEMORY_FRACTION * physical_memory_bytes())
-    return int(check_positive("memory_budget", budget))
-
-
-def _gib(nbytes: float) -> str:
-    return f"{nbytes / 2**30:.3g} GiB"
-
-
-def check_memory(items: dict, budget: int, what: str) -> int:
-    """Raise :class:`MemoryBudgetError` if the itemised byte counts exceed ``budget``.
-
-    Parameters
-    ----------
-    items : dict
-        Name -> bytes of each large array that will be allocated.
-    budget : int
-        Allowed bytes.
-    what : str
-        Description of the computation for the message (sizes).
-
-    Returns
-    -------
-    int
-        The total number of bytes.
-    """
-    total = int(sum(items.values()))
-    if total > budget:
-        parts = ", ".join(f"{k} {_gib(v)}" for k, v in items.items() if v)
-        raise MemoryBudgetError(
-            f"{what} would need about {_gib(total)} of memory ({parts}), more than the memory "
-            f"budget of {_gib(budget)}; reduce d, tau, the width or n_test, or raise "
-            f"memory_budget (bytes; default {MEMORY_FRACTION:g} x physical memory "
-            f"= {_gib(MEMORY_FRACTION * physical_memory_bytes())})")
-    return total
-
-
-def chunk_bytes(k: int, D: int) -> int:
-    """Target bytes per chunk buffer: ``F``'s size over 16, clipped to [1 MiB, CHUNK_BYTES].
-
-    Buffers stay a fraction of the unavoidable arrays (``F``, the Gram), while chunks stay large
-    enough for efficient GEMMs and few calls of the (parallel) elementwise kernels, whose
-    per-call latency dominates small chunks on a loaded machine.
-    """
-    return int(min(CHUNK_BYTES, max(1 << 20, 8 * k * D // 16)))
-
-
-def default_rows(width: int, *, lo: int = 64, hi: int = 4096,
-                 target: int = CHUNK_BYTES) -> int:
-    """Rows per chunk so that a ``rows x width`` float64 buffer is about ``target`` bytes."""
-    return int(min(hi, max(lo, target // (8 * max(1, width)))))
 
 
 # ----------------------------------------------------------------------------- F and u
@@ -213,26 +142,6 @@ def shared_context_preactivations(F: np.ndarray, h: np.ndarray, xq: np.ndarray, 
         # (c, Q, d) @ (c, d, r) -> (c, Q, r): one small gemm per context
         out3[:, :, lo:hi] = np.matmul(xq, b3.transpose(0, 2, 1))
     return out
-
-
-def shared_context_blocks(F: np.ndarray, h: np.ndarray, xq: np.ndarray, *,
-                          block_bytes: int = CHUNK_BYTES):
-    """Neuron blocks of :func:`shared_context_preactivations`, without the full ``U``.
-
-    Yields ``(lo, hi, U_block)`` with ``U_block`` of shape ``(c * Q, hi - lo)`` (C order) for
-    the neurons ``lo:hi``; the blocks cover ``0:k`` in order. Used when the consumer is linear
-    over neurons (predictions ``sum_r phi_r a_r``), so that only one block is alive at a time.
-    """
-    c, Q, d = xq.shape
-    k = F.shape[0]
-    F3 = F.reshape(k * d, d + 1)
-    nb = int(min(k, max(1, block_bytes // (8 * c * d))))
-    work = np.empty(c * nb * d)
-    for lo in range(0, k, nb):
-        hi = min(k, lo + nb)
-        b = np.matmul(h, F3[lo * d: hi * d].T, out=work[: c * (hi - lo) * d].reshape(c, -1))
-        u = np.matmul(xq, b.reshape(c, hi - lo, d).transpose(0, 2, 1))   # (c, Q, hi - lo)
-        yield lo, hi, u.reshape(c * Q, hi - lo)
 
 
 # ----------------------------------------------------------------------------- noise
@@ -361,8 +270,6 @@ def rfp_solve(gram: np.ndarray, p: int, rhs: np.ndarray, ridge: float) -> np.nda
         raise np.linalg.LinAlgError(
             f"Gram + ridge I is not numerically positive definite (ridge={ridge}, LAPACK "
             f"info={info}); increase the ridge")
-    from rmt_icl.simulate.ridge import solve_spd
-
     full, _ = lapack.dtfttr(p, gram, transr="N", uplo="L")
     full = np.tril(full) + np.tril(full, -1).T
     return solve_spd(full, rhs, 0.0)

@@ -6,7 +6,7 @@ Reduced model: ``y_hat = x_{ell+1}^T Gamma h`` with ``Gamma in R^{d x (d+1)}`` a
 ``E h = [w; 1+rho]``, ``E h_x h_x^T = (1+rho)(d/ell) I + (1 + 1/ell) w w^T``,
 ``E h_x h_y = (1+rho)(1 + 2/ell) w``, ``E h_y^2 = (1+rho)^2 (1 + 2/ell)``, and
 ``e(Gamma | w) = rho + (1/d) E ||w - Gamma h||^2``. Averaging over a test-task law with mean
-``mu`` and second moment ``R`` (reference section 4):
+``mu`` and second moment ``R`` (``docs/theory/linear_attention.md``):
 
     e(Gamma) = 1 + rho - (2/d) tr(Gamma A) + ((1+rho)/d) tr(Gamma B Gamma^T),
     A = [R ; (1+rho) mu^T],
@@ -49,7 +49,7 @@ def linear_attention_test_error(
             + (1+\rho)\big(1 + \tfrac{2}{\ell}\big)\|g\|^2\Big],
 
     the expanded form of ``1 + rho - (2/d) tr(Gamma A) + ((1+rho)/d) tr(Gamma B Gamma^T)``
-    (reference section 4). It is exact at finite ``d`` and ``ell`` for test tasks with
+    (module docstring). It is exact at finite ``d`` and ``ell`` for test tasks with
     ``||w||^2 = d`` (e.g. a normalised pool); cost ``O(d^2)`` for ICL and ``O(d^3)`` with a
     second-moment matrix.
 
@@ -76,8 +76,8 @@ def linear_attention_test_error(
     gaussian_task_correction : bool, optional
         If True, replace the corner moment ``(1+rho)^2`` of ``E h_y^2`` by ``(1+rho)^2 + 2/d``
         (still times ``1 + 2/ell``): the exact error for Gaussian test tasks ``w ~ N(0, I_d)``
-        instead of tasks with ``||w||^2 = d``. Only meaningful for ICL (derived in the
-        reference, section 4; verified by Monte Carlo in the tests). Default False.
+        instead of tasks with ``||w||^2 = d``. Only meaningful for ICL (verified by Monte
+        Carlo in the tests). Default False.
 
     Returns
     -------
