@@ -11,7 +11,7 @@ Measures, in one run,
 * the maximum absolute difference of ``e_ICL`` and the maximum relative difference of ``eps``
   between the two on the subsample.
 
-Target (issue 3): 1e5 points "well under a second".
+Target: 1e5 points "well under a second".
 
 Usage::
 

@@ -1,4 +1,4 @@
-"""Issue 6's acceptance grid: the RT deterministic equivalent vs the simulated RT, gap vs d.
+"""The validation grid: the RT deterministic equivalent vs the simulated RT, gap vs d.
 
 Runs :data:`rmt_icl.experiments.rt_theory.ACCEPTANCE_GRID` (activations relu, tanh, erf,
 identity; targets linear, relu; alpha in {0.5, 1, 2, 4}; tau in {0.5, 2}; psi = k/n in
@@ -10,10 +10,10 @@ the gaps with the finite-size allowance measured off-sample (:func:`rmt_icl.expe
 Usage::
 
     # compute (resumable; seeds hashed from the parameters, so sub-grids are consistent)
-    python benchmarks/rt_de_grid_validation.py run --d 32 --runs 4
-    python benchmarks/rt_de_grid_validation.py run --d 64 --runs 2 --tau 2 --psi 2
+    python validation/rt_de_grid.py run --d 32 --runs 4
+    python validation/rt_de_grid.py run --d 64 --runs 2 --tau 2 --psi 2
     # report everything found under --root (text tables; --csv writes the summary)
-    python benchmarks/rt_de_grid_validation.py report --csv results/rt-theory/summary.csv
+    python validation/rt_de_grid.py report --csv results/rt-theory/summary.csv
 
 The d = 96 "slow run" is the same command with ``--d 96`` (hours for tau = 2 on two cores).
 """

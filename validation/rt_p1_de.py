@@ -4,7 +4,7 @@ Part A (``--part p1``): the p = 1 model ``phi = (mu0 + mu1 F vec H + mu* z)/sqrt
 ``z`` fresh Gaussian noise per (prompt, neuron) on train AND test. Its ICL error is evaluated
 EXACTLY, without test sampling: with ``Gamma = mu1 reshape(F^T a)/sqrt(k)`` and
 ``c = mu0 sum(a)/sqrt(k)``, ``e = e_LA(Gamma) + mu*^2 ||a||^2/k + c^2`` (linear target, zero
-mean; ``e_LA(Gamma)`` from :func:`rmt_icl.theory.linear_attention.linear_attention_test_error`).
+mean; ``e_LA(Gamma)`` from :func:`rmt_icl.simulate.test_error.linear_attention_test_error`).
 The same prompts give the linear-attention fit at ``lambda_LA = d t lambda_bar / n``, so the
 paired difference (p1 - LA) cancels Lu's own finite-d gap.
 
@@ -15,8 +15,8 @@ the Gaussian-equivalence gap RT - p1 as d grows.
 
 Usage::
 
-    python benchmarks/rt_p1_de_validation.py --part p1 --ds 16 24 32 48 --runs 6
-    python benchmarks/rt_p1_de_validation.py --part rt --ds 16 24 32 48 --runs 4
+    python validation/rt_p1_de.py --part p1 --ds 16 24 32 48 --runs 6
+    python validation/rt_p1_de.py --part rt --ds 16 24 32 48 --runs 4
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ import time
 
 import numpy as np
 
+from rmt_icl.core.seeding import run_seed, stream
+from rmt_icl.core.stats import mean_se
 from rmt_icl.hermite import hermite_coefficients, hermite_residual
 from rmt_icl.simulate.data import sample_training_prompts
 from rmt_icl.simulate.normalisation import t_analytic
 from rmt_icl.simulate.paths import ScalingPath
-from rmt_icl.core.seeding import run_seed, stream
-from rmt_icl.theory.linear_attention import linear_attention_icl_error, linear_attention_test_error
+from rmt_icl.simulate.test_error import linear_attention_test_error
+from rmt_icl.theory.linear_attention import linear_attention_icl_error
 from rmt_icl.theory.random_transformer import random_transformer_auxiliaries
 
 # (activation, alpha, tau, kappa, rho, ridge_bar, psi)
@@ -96,10 +98,10 @@ def study_p1(ds, runs, points, seed=0):
             diff = p1 - la
             row = dict(activation=act, alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=ridge,
                        psi=psi, d=d, runs=runs, mc=p1.mean(),
-                       se=p1.std(ddof=1) / math.sqrt(runs), theory=float(th.error),
+                       se=mean_se(p1)[1], theory=float(th.error),
                        gap=p1.mean() - float(th.error),
                        paired_gap=diff.mean() - (float(th.error) - la0),
-                       paired_se=diff.std(ddof=1) / math.sqrt(runs),
+                       paired_se=mean_se(diff)[1],
                        la_gap=la.mean() - la0, sec_per_run=sec)
             rows.append(row)
             print(f"p1 {act} a={alpha} tau={tau} kappa={kappa} ridge={ridge:g} psi={psi} d={d}:"
@@ -130,8 +132,8 @@ def study_rt(ds, runs, points, seed=0):
                                                 ridge=ridge, model="hermite1")
             row = dict(activation=act, alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=ridge,
                        psi=psi, d=d, runs=runs, rt=rt.mean(),
-                       rt_se=rt.std(ddof=1) / math.sqrt(runs), p1_theory=float(th.error),
-                       p1_minus_rt=dif.mean(), p1_minus_rt_se=dif.std(ddof=1) / math.sqrt(runs),
+                       rt_se=mean_se(rt)[1], p1_theory=float(th.error),
+                       p1_minus_rt=dif.mean(), p1_minus_rt_se=mean_se(dif)[1],
                        sec_per_run=sec)
             rows.append(row)
             print(f"rt {act} a={alpha} tau={tau} kappa={kappa} ridge={ridge:g} psi={psi} d={d}:"

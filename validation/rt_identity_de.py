@@ -2,7 +2,7 @@
 
 For ``sigma = identity`` the random transformer is the linear-attention predictor with
 ``vec Gamma = F^T a / sqrt(k)``; its ICL error is evaluated EXACTLY (no test sampling) with
-:func:`rmt_icl.theory.linear_attention.linear_attention_test_error`. Each run draws new tasks,
+:func:`rmt_icl.simulate.test_error.linear_attention_test_error`. Each run draws new tasks,
 prompts and a new first layer ``F`` (rows ``N(0, I_D/t)``, ``t`` = exact ``Tr Cov vec H``), fits
 ``a = (Phi^T Phi + lambda_bar I)^{-1} Phi^T y`` and records the exact error for every width
 ratio (the widths of one run share the columns of one Gaussian matrix). The same prompts also
@@ -11,8 +11,8 @@ paired difference RT - LA isolates the sketch's contribution from Lu's own finit
 
 Usage::
 
-    python benchmarks/rt_identity_de_validation.py --ds 16 24 32 48 --runs 8
-    python benchmarks/rt_identity_de_validation.py --speed-only
+    python validation/rt_identity_de.py --ds 16 24 32 48 --runs 8
+    python validation/rt_identity_de.py --speed-only
 
 Prints, per point and d: Monte Carlo mean +- SE (over runs), theory at the realised ratios,
 the gap (MC - theory) and the paired gap of (RT - LA).
@@ -27,11 +27,13 @@ import time
 
 import numpy as np
 
+from rmt_icl.core.seeding import run_seed, stream
+from rmt_icl.core.stats import mean_se
 from rmt_icl.simulate.data import sample_training_prompts
 from rmt_icl.simulate.normalisation import t_analytic
 from rmt_icl.simulate.paths import ScalingPath
-from rmt_icl.core.seeding import run_seed, stream
-from rmt_icl.theory.linear_attention import linear_attention_icl_error, linear_attention_test_error
+from rmt_icl.simulate.test_error import linear_attention_test_error
+from rmt_icl.theory.linear_attention import linear_attention_icl_error
 from rmt_icl.theory.random_transformer import random_transformer_icl_error
 
 # (alpha, tau, kappa, rho, ridge_bar, width ratios): both sides of the tau < 1 peak (psi = 1)
@@ -99,11 +101,11 @@ def study(ds, runs, points=POINTS, seed=0):
                     width_ratio=k / sz.n, rho=rho, ridge=ridge))
                 diff = rt_mc - la_mc
                 row = dict(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=ridge, psi=psi,
-                           d=d, runs=runs, mc=rt_mc.mean(), se=rt_mc.std(ddof=1) / math.sqrt(runs),
+                           d=d, runs=runs, mc=rt_mc.mean(), se=mean_se(rt_mc)[1],
                            theory=th, gap=rt_mc.mean() - th,
                            la_mc=la_mc.mean(), la_theory=la_th,
                            paired_gap=diff.mean() - (th - la_th),
-                           paired_se=diff.std(ddof=1) / math.sqrt(runs), sec_per_run=sec)
+                           paired_se=mean_se(diff)[1], sec_per_run=sec)
                 rows.append(row)
                 print(f"a={alpha} tau={tau} kappa={kappa} ridge={ridge:g} psi={psi} d={d}: "
                       f"MC {row['mc']:.4f}+-{row['se']:.4f} theory {th:.4f} gap {row['gap']:+.4f}"
