@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from rmt_icl.core.registry import register_model
+from rmt_icl.core.stats import mean_se
 from rmt_icl.simulate.random_transformer import parse_rt_params, simulate_models
 from rmt_icl.theory.random_transformer import random_transformer_icl_error
 
@@ -178,8 +179,7 @@ def summarise(runs: pd.DataFrame, *, pool=POOL_KEYS) -> pd.DataFrame:
                 continue
             x = grp[f"icl_{act}"].to_numpy(dtype=float)
             r = x.size
-            se = (x.std(ddof=1) / math.sqrt(r) if r > 1
-                  else float(grp[f"icl_se_test_{act}"].iloc[0]))
+            se = mean_se(x)[1] if r > 1 else float(grp[f"icl_se_test_{act}"].iloc[0])
             theory = float(grp[f"theory_{act}"].mean())
             mc = float(x.mean())
             rows.append({**dict(zip(keys, point, strict=True)), "activation": act, "runs": r,
