@@ -103,7 +103,7 @@ plt.show()
 # %% [markdown]
 # ## 2. Limits
 #
-# Two limits have closed forms (reference §5.6):
+# Two limits have closed forms (derived from Lu et al.'s ridgeless formulas; checked below):
 #
 # * **$\tau \to \infty$ first, then $\alpha \to \infty$:** $e_{\rm ICL} \to \rho + (1-\kappa)_+$
 #   and $e_{\rm IDG} \to \rho$, so $g_{\rm task} \to (1-\kappa)_+$: with fewer tasks than

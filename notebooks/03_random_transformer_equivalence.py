@@ -40,7 +40,7 @@
 # pretraining prompts, MLP width $k = \psi n$ (`width_ratio`). Targets $y = g(s) +$ noise with
 # $s = \langle x, w\rangle$: `linear`, `tanh`, `relu`, `he2` ($s^2-1$). Errors include the noise;
 # the zero predictor scores $E y^2$ (`q`). Details: `docs/theory/random_transformer.md`,
-# `rmt_icl/equivalence.py`.
+# `docs/equivalence.md`.
 #
 # Sizes here are tiny ($d \le 20$, 2–8 runs) so that the notebook runs in well under a minute;
 # the real study is `rmt-icl equivalence` ($d$ = 16 … 64, or `--full` up to 96).
@@ -87,7 +87,7 @@ assert abs(res_q["hermite:1"].icl_minus_rt) > 3 * res_q["hermite:1"].icl_minus_r
 # %% [markdown]
 # ## 2. Along a scaling path: $e_{\rm Herm}(p) - e_{\rm RT}$ against $d$
 #
-# `rmt_icl.experiments.equivalence.run_study` runs the point function `rt-equivalence` (RT, Hermite
+# `rmt_icl.reporting.studies.run_study` runs the point function `rt-equivalence` (RT, Hermite
 # $p = 1..4$, LT) through the sweep engine, one resumable store per $d$ (here in a temp dir),
 # and tabulates per $d$ the errors (mean ± SE over runs) and the paired gaps
 # $\Delta_p(d) = e_{\rm Herm}(p) - e_{\rm RT}$ with the SE of the per-run differences. Path
@@ -209,7 +209,7 @@ assert diff["linear"][0] > 3 * diff["linear"][1] and diff["tanh"][0] > 3 * diff[
 #
 # For the identity activation the RT is a Gaussian sketch of linear attention, and
 # `random_transformer_icl_error` gives its deterministic equivalent
-# (`docs/theory/random_transformer.md`, step 1; section 5 below has the other activations).
+# (`docs/theory/random_transformer.md`, section 1; section 5 below has the other activations).
 # It is linear attention at a larger,
 # renormalised ridge plus a variance term from the random features; as $\psi\to\infty$ it
 # tends to the LT at the matched ridge $\lambda_{\rm LA} = s\bar\lambda/\tau$,

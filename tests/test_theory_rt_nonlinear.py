@@ -188,8 +188,8 @@ def test_rt_equivalent_gap_shrinks_like_one_over_d(tmp_path):
     """The acceptance criterion on one grid point (all four activations, linear and relu
     targets; alpha = 2, tau = 0.5, psi = 2, lambda_bar = 1e-2), d = 24 -> 48, 4 runs:
     |gap(48)| <= 3 SE(48) + (24/48)|gap(24)| in every cell (SE pooled over the two targets),
-    and the median |gap| halves at least roughly. The full grid: benchmarks/
-    rt_de_grid_validation.py (docs, section 6.4)."""
+    and the median |gap| halves at least roughly. The full grid:
+    validation/rt_de_grid.py (docs, section 6.4)."""
     from rmt_icl.experiments.rt_theory import grid_spec, judge_shrink, summarise
     from rmt_icl.sweep import sweep
 

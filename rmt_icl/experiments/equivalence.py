@@ -98,8 +98,7 @@ __all__ = [
 #: dimensions of the default study, and of ``full=True``
 DEFAULT_DS = (16, 24, 32, 48, 64)
 FULL_DS = (16, 24, 32, 48, 64, 80, 96)
-#: default scaling path (the calibration point of Demir & Dogan 2025 in the linear-attention
-#: scaling of the y^2 column; avoids tau = 1,
+#: default scaling path (linear-attention scaling of the y^2 column; avoids tau = 1 and
 #: psi = 1): ell = 2d, n = 2d^2, k = n/2, fresh tasks, noise variance 1e-4, lambda_bar = 0.2
 DEFAULT_PATH = {"alpha": 2.0, "tau": 2.0, "width_ratio": 0.5, "kappa": math.inf, "rho": 1e-4,
                 "ridge": 0.2, "y2_scale": 1.0}
