@@ -1,6 +1,7 @@
 """Per-run overhead of the sweep engine, measured side by side in one run.
 
-Compares, for N runs of the cheap ``toy`` model:
+Compares, for N runs of the cheap ``toy`` model (a test fixture, ``tests/support/toy_model.py``,
+loaded by the spec's ``plugins``):
 
 1. calling the point function directly in a loop (the floor);
 2. ``sweep(..., backend="serial")`` into a fresh store (seeding, validation, one SQLite
@@ -18,23 +19,31 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import sys
 import tempfile
 import time
+from pathlib import Path
 from unittest import mock
 
+from rmt_icl.core.registry import get_model
 from rmt_icl.core.seeding import run_seed
 from rmt_icl.sweep import load_spec, sweep
-from rmt_icl.sweep.toy import toy_point
+
+#: the checkout's root, where the ``tests.support`` package lives
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000, help="total runs (default 1000)")
     args = parser.parse_args()
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     n_points = max(1, args.runs // 10)
-    spec = {"model": "toy", "runs": 10, "params": {"d": 10},
-            "grid": {"alpha": [0.01 * (i + 1) for i in range(n_points)]}}
+    spec = {"model": "toy", "plugins": ["tests.support.toy_model"], "runs": 10,
+            "params": {"d": 10}, "grid": {"alpha": [0.01 * (i + 1) for i in range(n_points)]}}
     s = load_spec(spec)
+    toy_point = get_model("toy")
     n = len(s.points) * s.runs
 
     t = time.perf_counter()

@@ -1,6 +1,7 @@
 """SIGKILL a running sweep, resume it: nothing finished is lost or recomputed."""
 
 import os
+import pathlib
 import signal
 import sqlite3
 import subprocess
@@ -13,8 +14,10 @@ from rmt_icl.sweep import load, sweep
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 N_POINTS = 24
 SPEC_TOML = f"""
+plugins = ["tests.support.toy_model"]
 model = "toy"
 seed = 5
 runs = 1
@@ -46,8 +49,10 @@ def test_sigkill_then_resume(tmp_path, monkeypatch):
     db = store / "results.sqlite"
     cmd = [sys.executable, "-m", "rmt_icl", "sweep", str(spec), "--store", str(store),
            "--backend", "processes", "--workers", "2", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(  # the toy plugin lives in tests/
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 120  # a guard against hanging, not a timing assertion
     try:
         while len(_ok_rows(db)) < 4:
@@ -72,7 +77,7 @@ def test_sigkill_then_resume(tmp_path, monkeypatch):
     assert len(new) == N_POINTS - len(before) and not new["pid"].isin(killed_pids).any()
 
     # an uninterrupted run (in-process, without the sleeps) gives the same table
-    monkeypatch.setattr("rmt_icl.sweep.toy.time.sleep", lambda s: None)
+    monkeypatch.setattr("tests.support.toy_model.time.sleep", lambda s: None)
     clean = sweep(spec, store=tmp_path / "clean", backend="serial", progress=False)
     cols = ["point", "alpha", "run", "status", "icl", "idg", "theory_icl", "seed", "key"]
     assert resumed[cols].equals(clean[cols])

@@ -8,11 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import rmt_icl
+from rmt_icl.core import registry
 from rmt_icl.core.errors import StoreError
+from rmt_icl.core.registry import register_model
 from rmt_icl.sweep import Store, load, load_spec, summarise, sweep
+from rmt_icl.sweep.spec import SweepSpec, digest
+from tests.support.toy_model import DEFAULTS as TOY_DEFAULTS
+from tests.support.toy_model import toy_point
 
-SPEC = {"model": "toy", "seed": 7, "runs": 3, "params": {"d": 50},
-        "grid": {"alpha": [0.5, 1.0, 2.0, 4.0], "kappa": [1.0, 2.0]}}
+SPEC = {"model": "toy", "plugins": ["tests.support.toy_model"], "seed": 7, "runs": 3,
+        "params": {"d": 50}, "grid": {"alpha": [0.5, 1.0, 2.0, 4.0], "kappa": [1.0, 2.0]}}
 
 
 @pytest.fixture
@@ -34,8 +40,11 @@ def test_store_layout_and_roundtrip(filled):
     st = Store(store)
     meta = st.meta()
     st.close()
-    assert meta["format"] == "rmt_icl.sweep"
+    assert meta["format"] == "rmt_icl.sweep" and meta["format_version"] == "2"
     assert meta["fingerprint"] == load_spec(SPEC).fingerprint()
+    assert json.loads(meta["models"]) == {"toy": {"schema": 1, "defaults": {
+        "alpha": 1, "kappa": 1, "rho": 0, "d": 100, "sleep": 0, "fail": False,
+        "fail_if_exists": None, "crash": False}}}
     assert json.loads(meta["spec"])["grid"] == SPEC["grid"]
 
 
@@ -187,3 +196,107 @@ def test_killed_creation_leaves_no_store(tmp_path):
     tmp.write_bytes(b"half-written")
     df = sweep(dict(SPEC, runs=1), store=tmp_path, backend="serial", progress=False)
     assert len(df) == 8 and not tmp.exists()
+
+
+# ----------------------------------------------------------------------------- keys that last
+
+TOY_V = {**SPEC, "model": "toy-v"}
+
+
+@pytest.fixture
+def models(monkeypatch):
+    """A private copy of the registry with "toy-v", a toy registered at schema 1."""
+    monkeypatch.setattr(registry, "MODELS", dict(registry.MODELS))
+    monkeypatch.setattr(registry, "_RESOLVED", {})
+    register_model("toy-v", toy_point, defaults=TOY_DEFAULTS)
+    return registry.MODELS
+
+
+def _no_compute(monkeypatch):
+    def boom(task):
+        raise AssertionError("nothing should be computed")
+
+    monkeypatch.setattr("rmt_icl.sweep.run.execute_task", boom)
+
+
+def test_a_default_written_out_or_added_resumes_the_store(tmp_path, models, monkeypatch):
+    store = tmp_path / "s"
+    first = sweep(TOY_V, store=store, backend="serial", progress=False)
+    _no_compute(monkeypatch)
+    spelled = dict(TOY_V, params={"d": 50, "rho": 0, "sleep": 0.0})  # defaults written out
+    again = sweep(spelled, store=store, backend="serial", progress=False)
+    assert again.equals(first)
+    # a new parameter with a default: same keys, same store, nothing recomputed
+    register_model("toy-v", toy_point, defaults={**TOY_DEFAULTS, "new_knob": 3},
+                   overwrite=True)
+    assert sweep(TOY_V, store=store, backend="serial", progress=False).equals(first)
+
+
+def test_a_schema_bump_refuses_the_old_store(tmp_path, models):
+    store = tmp_path / "s"
+    sweep(TOY_V, store=store, backend="serial", progress=False)
+    register_model("toy-v", toy_point, defaults=TOY_DEFAULTS, schema=2, overwrite=True)
+    with pytest.raises(StoreError, match="model 'toy-v': schema 1 in the store, 2 now.*"
+                                         "8 point\\(s\\) not in the store.*--force-new"):
+        sweep(TOY_V, store=store, backend="serial", progress=False)
+    df = sweep(TOY_V, store=store, backend="serial", progress=False, force_new=True)
+    assert len(df) == 24 and (df["status"] == "ok").all()
+
+
+def test_a_changed_default_refuses_the_old_store(tmp_path, models):
+    store = tmp_path / "s"
+    sweep(TOY_V, store=store, backend="serial", progress=False)  # rho left at its default
+    register_model("toy-v", toy_point, defaults={**TOY_DEFAULTS, "rho": 0.05}, overwrite=True)
+    with pytest.raises(StoreError, match="model 'toy-v': default rho = 0 in the store, 0.05 "
+                                         "now"):
+        sweep(TOY_V, store=store, backend="serial", progress=False)
+    # a point that writes rho itself is unaffected by its default: "d" changed, d = 50 given
+    register_model("toy-v", toy_point, defaults={**TOY_DEFAULTS, "d": 10}, overwrite=True)
+    sweep(TOY_V, store=store, backend="serial", progress=False)
+
+
+def test_a_store_of_another_version_resumes(filled, monkeypatch):
+    """The package version that wrote a store or its runs is recorded, never a reason to
+    refuse it: only the spec and the point keys are."""
+    store, df = filled
+    with sqlite3.connect(store / "results.sqlite") as conn:
+        conn.execute("UPDATE meta SET value = '0.1.0' WHERE key = 'created_version'")
+        conn.execute("UPDATE runs SET version = '0.1.0'")
+    conn.close()
+    _no_compute(monkeypatch)
+    again = sweep(SPEC, store=store, backend="serial", progress=False)
+    assert (again["version"] == "0.1.0").all() and rmt_icl.__version__ != "0.1.0"
+    assert again.drop(columns="version").equals(df.drop(columns="version"))
+
+
+def _format1_store(path, spec_dict):
+    """A store as rmt_icl 0.1 wrote it: points keyed by every parameter as written."""
+    spec = load_spec(spec_dict)
+    old = SweepSpec(
+        points=[type(p)(p.index, p.params, digest(p.params), p.key) for p in spec.points],
+        seed=spec.seed, runs=spec.runs, share_seeds_across=spec.share_seeds_across,
+        source=spec.source)
+    Store.create(path, old).close()
+    with sqlite3.connect(Store(path).path) as conn:
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+        conn.execute("UPDATE meta SET value = '0.1.0' WHERE key = 'created_version'")
+        conn.execute("DELETE FROM meta WHERE key = 'models'")
+    conn.close()
+
+
+def test_format1_store_with_defaults_written_is_refused(tmp_path):
+    spelled = dict(SPEC, params={"d": 50, "rho": 0.0})  # rho at its default: keys differ
+    _format1_store(tmp_path / "old", spelled)
+    with pytest.raises(StoreError, match="made by rmt_icl 0.1.0 \\(store format 1\\).*"
+                                         "re-run the sweep into a new store.*--force-new"):
+        sweep(spelled, store=tmp_path / "old", backend="serial", progress=False)
+    df = sweep(spelled, store=tmp_path / "old", backend="serial", progress=False,
+               force_new=True)
+    assert len(df) == 24
+
+
+def test_format1_store_with_unchanged_keys_resumes(tmp_path):
+    plain = dict(SPEC, grid={"alpha": [0.5, 2.0], "kappa": [2.0, 3.0]})  # no default value
+    _format1_store(tmp_path / "old", plain)  # so the same keys as today
+    df = sweep(plain, store=tmp_path / "old", backend="serial", progress=False)
+    assert len(df) == 12 and (df["status"] == "ok").all()

@@ -17,8 +17,11 @@ A *model* is a function computing ONE run of one parameter point::
 Each entry (:class:`ModelEntry`) also carries
 
 * ``defaults``: parameter values that the model assumes when a parameter is absent. A
-  parameter at its default is dropped before a point is hashed (:func:`point_identity`), so
-  adding a parameter to a model keeps every existing seed and store valid;
+  parameter at its default is dropped before a point is hashed (:func:`point_identity`;
+  values are compared by :func:`same_value`, so ``1`` equals ``1.0`` and ``"inf"`` equals
+  ``inf``), so adding a parameter to a model keeps every existing seed and store valid. A
+  sweep store records the defaults (:func:`model_record`) and refuses to resume when one of
+  them has changed;
 * ``schema``: an integer bumped whenever the model's numbers change for the same parameters
   (a changed default, a changed statistic). It is part of the point's identity, so stores
   made by an older schema are refused instead of silently reused;
@@ -65,6 +68,9 @@ class ModelEntry:
     check: Callable | None = None
     description: str = ""
 
+
+#: key of the schema version in :func:`point_identity` (only when the schema is above 1)
+SCHEMA_KEY = "schema"
 
 #: registered models: name -> ModelEntry
 MODELS: dict[str, ModelEntry] = {}
@@ -195,40 +201,135 @@ def check_point(name: str, params: dict) -> None:
     Raises
     ------
     ValueError
-        Unknown model, or a bad parameter (the message names the model and the parameter).
+        Unknown model, or a bad parameter (the check's ``ValueError`` or ``TypeError``,
+        re-raised as ``ValueError`` naming the model; the check names the parameter).
     """
     entry = model_entry(name)
     if entry.check is None:
         return
     try:
         entry.check(dict(params))
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"model {name!r}: {exc}") from exc
 
 
-def _same(value, default) -> bool:
-    if isinstance(value, numbers.Real) and isinstance(default, numbers.Real) \
-            and not isinstance(value, bool) and not isinstance(default, bool):
-        v, dflt = float(value), float(default)
-        return v == dflt or (math.isnan(v) and math.isnan(dflt))
-    return value == default
+#: spellings of +-infinity that models accept as strings (``kappa = "inf"``), any case
+_INF_STRINGS = {"inf": math.inf, "+inf": math.inf, "infinity": math.inf, "+infinity": math.inf,
+                "-inf": -math.inf, "-infinity": -math.inf}
+
+
+def canonical(value):
+    """The canonical, JSON-able form of a parameter value, as hashed into point keys.
+
+    * integral floats become ints (``1.0`` -> ``1``; ``-0.0`` -> ``0``), other floats stay;
+    * infinities become the strings ``"Infinity"`` / ``"-Infinity"``;
+    * numpy scalars become Python scalars, tuples become lists, dict keys become strings;
+    * bools, strings and ``None`` are kept (``True`` is not ``1``).
+
+    Strings are hashed as written: ``kappa = "inf"`` and ``kappa = inf`` are different keys,
+    as they were in every store made before (:func:`same_value` treats them as equal when
+    comparing with a default). NaN is kept as a float (it equals nothing; a spec refuses it).
+    """
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        if value.is_integer():
+            return int(value)
+        return value
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():  # numpy bool, str
+        return canonical(value.item())
+    return value
+
+
+def same_value(value, default) -> bool:
+    """Whether a parameter value equals a default: equal :func:`canonical` forms, where a
+    string spelling of infinity (``"inf"``, ``"+Infinity"``, ``"-inf"``, any case) counts as
+    the number.
+
+    NaN equals NaN, and a bool equals only a bool.
+    """
+    a, b = canonical(_number_if_inf(value)), canonical(_number_if_inf(default))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, bool) or isinstance(b, bool):  # True is not 1
+        return a is b
+    return a == b
+
+
+def _number_if_inf(value):
+    if isinstance(value, str):
+        return _INF_STRINGS.get(value.strip().lower(), value)
+    return value
 
 
 def point_identity(name: str, params: dict) -> dict:
     """The parameters that identify a point of model ``name``: hashed for stores and seeds.
 
-    Parameters at the model's default value are dropped and the model's schema version is
-    added as ``"schema"`` when it is above 1 (schema 1 adds nothing, so points of a model that
-    never changed keep their historical keys). Unknown models are returned unchanged.
+    Parameters at the model's default value (compared by :func:`same_value`: ``1`` equals
+    ``1.0`` and ``"inf"`` equals ``inf``) are dropped, and the model's schema version is
+    added as ``"schema"`` when it is above 1 (schema 1 adds nothing, so a point of a model
+    that never changed, written without its defaults, keeps its key). Unknown models are
+    returned unchanged.
+
+    Parameters
+    ----------
+    name : str
+        Model name.
+    params : dict
+        The point's parameters, without ``model``.
+
+    Returns
+    -------
+    dict
+        A new dict (the values as given, not canonicalised).
+
+    Raises
+    ------
+    ValueError
+        ``params`` holds a parameter named ``"schema"`` for a model whose schema is above 1
+        (the name is the key's).
     """
     entry = MODELS.get(name)
     if entry is None:
         return dict(params)
     out = {k: v for k, v in params.items()
-           if not (k in entry.defaults and _same(v, entry.defaults[k]))}
+           if not (k in entry.defaults and same_value(v, entry.defaults[k]))}
     if entry.schema > 1:
-        out["schema"] = entry.schema
+        if SCHEMA_KEY in out:
+            raise ValueError(f"model {name!r}: a parameter may not be named {SCHEMA_KEY!r}; "
+                             "that name holds the model's schema version in point keys")
+        out[SCHEMA_KEY] = entry.schema
     return out
+
+
+def model_record(name: str) -> dict | None:
+    """What a store records of model ``name`` to notice a change later: its schema and its
+    canonical defaults (:func:`canonical`); None for an unknown model."""
+    entry = MODELS.get(name)
+    if entry is None:
+        return None
+    return {"schema": entry.schema,
+            "defaults": {k: _recordable(canonical(v)) for k, v in entry.defaults.items()}}
+
+
+def _recordable(value):
+    """``value`` if it is JSON-able, else its ``repr`` (a default that is an object)."""
+    if isinstance(value, list):
+        return [_recordable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _recordable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return "NaN" if isinstance(value, float) and math.isnan(value) else value
+    return repr(value)
 
 
 def _split(name: str, path: str) -> tuple:

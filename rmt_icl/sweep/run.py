@@ -6,11 +6,13 @@ import multiprocessing
 import sys
 
 import pandas as pd
+from tqdm import tqdm
 
 import rmt_icl.experiments  # noqa: F401  (registers the built-in models)
+from rmt_icl import __version__
 from rmt_icl.core.errors import StoreError
-from rmt_icl.sweep.backends import make_backend
 from rmt_icl.core.registry import get_model, model_target
+from rmt_icl.sweep.backends import make_backend
 from rmt_icl.sweep.spec import load_spec
 from rmt_icl.sweep.store import Store
 from rmt_icl.sweep.worker import execute_task, make_task
@@ -36,7 +38,9 @@ def sweep(
     Parameters
     ----------
     spec : SweepSpec, dict, str or os.PathLike
-        The sweep (a TOML path, a dict with the same keys, or a :class:`SweepSpec`).
+        The sweep (a TOML path, a dict with the same keys, or a :class:`SweepSpec`); see
+        :mod:`rmt_icl.sweep.spec` (its ``plugins`` are imported first, here and by the
+        workers).
     store : str, os.PathLike or Store
         Results directory (created if needed; ``results.sqlite`` inside). Re-running with the
         same spec and store computes only the missing runs.
@@ -67,7 +71,9 @@ def sweep(
     Raises
     ------
     ValueError
-        Bad spec, unknown or unimportable model, bad backend options.
+        Bad spec, unknown or unimportable model or plugin, a point that fails its model's
+        parameter check (named with its index and parameters; raised before the store is
+        created or touched), bad backend options.
     StoreError
         The store is corrupt, or was created for a different spec (without ``force_new``), or
         another sweep is writing it.
@@ -85,8 +91,9 @@ def sweep(
             "use backend='serial'"
         )
     spec = load_spec(spec)
+    spec.check()  # every point through its model's check, before any store exists
     targets = {}
-    for name in spec.models:  # fail fast on unknown / unimportable models
+    for name in spec.models:  # fail fast on unimportable models
         get_model(name)
         targets[name] = model_target(name)
     be = make_backend(backend, workers=workers, scheduler=scheduler)
@@ -95,7 +102,7 @@ def sweep(
         try:
             done = st.finished(include_failed=not retry_failed)
             tasks = [
-                make_task(p, r, spec.seed, targets[p.params["model"]])
+                make_task(p, r, spec.seed, targets[p.params["model"]], spec.plugins)
                 for p in spec.points
                 for r in range(spec.runs)
                 if (p.point_id, r) not in done
@@ -153,8 +160,6 @@ def _compute(st: Store, be, tasks: list, *, n_points: int, progress: bool) -> No
 
 def _error_row(task: dict, exc: BaseException) -> dict:
     """Row for a task whose worker result never came back (e.g. a Dask KilledWorker)."""
-    from rmt_icl import __version__
-
     return {
         "point_id": task["point_id"], "run": task["run"], "status": "error",
         "error": f"{type(exc).__name__}: {exc}", "traceback": None, "result": {},
@@ -165,8 +170,6 @@ def _error_row(task: dict, exc: BaseException) -> dict:
 
 def _bar(total: int, initial: int, progress: bool, be):
     """Points done (those already in the store count from the start), ETA, failed runs."""
-    from tqdm import tqdm
-
     quiet = not progress or not sys.stderr.isatty()
     bar = tqdm(
         total=total, initial=initial, unit="pt", desc=f"sweep ({be.name})", disable=quiet,

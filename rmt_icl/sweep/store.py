@@ -5,8 +5,9 @@ existing ``.sqlite`` file is accepted too. The database has three tables:
 
 ``meta(key, value)``
     ``format = "rmt_icl.sweep"``, ``format_version``, ``fingerprint`` (SHA-256 of the spec's
-    identity), ``identity`` (seed, runs, shared-seed names, sorted point ids), ``spec`` (the
-    spec as given), ``created_utc``, ``created_version``.
+    identity), ``identity`` (seed, runs, shared-seed names, sorted point ids), ``models`` (the
+    schema version and defaults of each model, :func:`rmt_icl.core.registry.model_record`),
+    ``spec`` (the spec as given), ``created_utc``, ``created_version``.
 ``points(point_id, idx, params, seed_key)``
     every point of the spec, written when the store is created.
 ``runs(point_id, run, status, result, error, traceback, wall_time, started_utc, finished_utc,
@@ -27,6 +28,15 @@ Guarantees
   ``superseded/<UTC time>/`` next to it.
 * A sweep holds an exclusive lock (``results.sqlite.lock``) while it writes, so two sweeps
   cannot write the same store.
+* A store is resumed only by the sweep it was made for (:meth:`Store.check_spec`): the same
+  seed, runs, shared-seed names and point keys, and models whose schema and defaults have not
+  changed since. The package version that wrote it does not matter.
+
+Format versions: 2 (this one) keys points by their identity (parameters at the model's
+default dropped, the schema added; :mod:`rmt_icl.sweep.spec`) and records ``models``. A
+format-1 store (rmt_icl 0.1) keyed points by every parameter as written: it is resumed when
+its keys equal today's (no point wrote a parameter at its default), and refused otherwise,
+with a message that says so.
 """
 
 from __future__ import annotations
@@ -50,7 +60,7 @@ except ImportError:  # pragma: no cover
     fcntl = None
 
 FORMAT = "rmt_icl.sweep"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DB_NAME = "results.sqlite"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -138,6 +148,7 @@ class Store:
                 "format_version": str(FORMAT_VERSION),
                 "fingerprint": spec.fingerprint(),
                 "identity": canonical_json(spec.identity()),
+                "models": json.dumps(spec.model_records(), sort_keys=True),
                 "spec": json.dumps(spec.source, sort_keys=True),
                 "name": spec.name,
                 "created_utc": _now(),
@@ -212,15 +223,17 @@ class Store:
         Raises
         ------
         StoreError
-            The spec differs; the message says how (seed, runs, shared seeds, points added or
-            removed, with examples).
+            The spec differs, or one of its models changed since the store was made; the
+            message says how (a model's schema or default, seed, runs, shared seeds, points
+            added or removed, with examples).
         """
         meta = self.meta()
-        if meta["fingerprint"] == spec.fingerprint():
+        diffs = _model_changes(json.loads(meta.get("models", "{}")), spec)
+        if meta["fingerprint"] == spec.fingerprint() and not diffs:
             return
         old = json.loads(meta["identity"])
         new = spec.identity()
-        diffs = [
+        diffs += [
             f"{k}: {old[k]!r} in the store, {new[k]!r} now"
             for k in ("seed", "runs", "share_seeds_across") if old[k] != new[k]
         ]
@@ -234,6 +247,13 @@ class Store:
             params = self._params_of(removed[:2])
             eg = "; ".join(canonical_json(p) for p in params)
             diffs.append(f"{len(removed)} stored point(s) no longer in the spec (e.g. {eg})")
+        if int(meta.get("format_version", "1")) < 2 and (added or removed):
+            diffs.append(
+                f"the store was made by rmt_icl {meta.get('created_version', '?')} (store "
+                "format 1), whose point keys held the parameters at their default value; "
+                "since rmt_icl 0.2.0 they are dropped from the keys, so such a store is "
+                "refused: re-run the sweep into a new store"
+            )
         raise StoreError(
             f"{self.path}: the spec differs from the one this store was created for: "
             + "; ".join(diffs)
@@ -441,6 +461,30 @@ def load(store, *, tracebacks: bool = False) -> pd.DataFrame:
         return st.frame(tracebacks=tracebacks)
     finally:
         st.close()
+
+
+def _model_changes(stored: dict, spec: SweepSpec) -> list:
+    """How the models recorded in a store differ from the same models now (one line each).
+
+    A changed schema version counts. A changed default counts when a point of the spec leaves
+    that parameter out (its meaning would change under the same key); a parameter added to a
+    model (a new default) does not count.
+    """
+    now = spec.model_records()
+    out = []
+    for model in sorted(set(stored) & set(now)):
+        old, new = stored[model], now[model]
+        if old["schema"] != new["schema"]:
+            out.append(f"model {model!r}: schema {old['schema']} in the store, "
+                       f"{new['schema']} now")
+        changed = [k for k in sorted(set(old["defaults"]) & set(new["defaults"]))
+                   if old["defaults"][k] != new["defaults"][k]]
+        for k in changed:
+            if any(p.params["model"] == model and k not in p.params for p in spec.points):
+                out.append(f"model {model!r}: default {k} = {old['defaults'][k]!r} in the "
+                           f"store, {new['defaults'][k]!r} now (points without {k!r} would "
+                           "change meaning)")
+    return out
 
 
 def _check_header(path: pathlib.Path) -> None:

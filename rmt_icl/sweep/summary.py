@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rmt_icl.core.stats import grouped_mean_se
+
 #: summarised by default when present
 DEFAULT_VALUES = ("icl", "idg", "theory_icl", "theory_idg")
 
@@ -13,9 +15,9 @@ def summarise(df: pd.DataFrame, by=None, values=None) -> pd.DataFrame:
     """Mean, standard error and count of each value per group of runs.
 
     Only runs with ``status == "ok"`` enter the statistics. For a value ``v`` the result has
-    ``v_mean``, ``v_se = std(v, ddof=1) / sqrt(count)`` (NaN with a single run) and
-    ``v_count`` (runs where ``v`` is not NaN); plus ``runs`` (ok runs) and ``failed`` (runs
-    with ``status == "error"``) per group.
+    ``v_mean``, ``v_se`` (:func:`rmt_icl.core.stats.grouped_mean_se`; NaN with a single run)
+    and ``v_count`` (runs where ``v`` is not NaN); plus ``runs`` (ok runs) and ``failed``
+    (runs with ``status == "error"``) per group.
 
     Parameters
     ----------
@@ -57,12 +59,9 @@ def summarise(df: pd.DataFrame, by=None, values=None) -> pd.DataFrame:
     out = out.merge(failed.rename("failed").reset_index(), on=by, how="left")
     for v in values:
         col = pd.to_numeric(ok[v], errors="coerce").astype(np.float64)
-        grouped = col.groupby([ok[b] for b in by], dropna=False, sort=False)
-        stats = pd.DataFrame({
-            f"{v}_mean": grouped.mean(),
-            f"{v}_se": grouped.std(ddof=1) / np.sqrt(grouped.count()),
-            f"{v}_count": grouped.count(),
-        }).reset_index()
+        mean, se, count = grouped_mean_se(col, [ok[b] for b in by])
+        stats = pd.DataFrame({f"{v}_mean": mean, f"{v}_se": se, f"{v}_count": count})
+        stats = stats.reset_index()
         stats.columns = [*by, f"{v}_mean", f"{v}_se", f"{v}_count"]
         out = out.merge(stats, on=by, how="left")
     for c in ["runs", "failed"] + [f"{v}_count" for v in values]:

@@ -7,6 +7,7 @@ the exception becomes a row with ``status="error"``, so one bad point never stop
 from __future__ import annotations
 
 import datetime
+import importlib
 import numbers
 import os
 import socket
@@ -14,8 +15,8 @@ import time
 import traceback
 
 from rmt_icl import __version__
-from rmt_icl.core.seeding import run_seed
 from rmt_icl.core.registry import resolve_target
+from rmt_icl.core.seeding import run_seed
 
 #: outputs every model must return
 REQUIRED_OUTPUTS = ("icl", "idg")
@@ -23,7 +24,7 @@ REQUIRED_OUTPUTS = ("icl", "idg")
 _FUNCS: dict = {}
 
 
-def make_task(point, run: int, seed: int, target) -> dict:
+def make_task(point, run: int, seed: int, target, plugins=()) -> dict:
     """The picklable description of one run of ``point`` sent to a worker.
 
     Parameters
@@ -35,11 +36,14 @@ def make_task(point, run: int, seed: int, target) -> dict:
         Sweep seed.
     target : callable or str
         Registry entry of the point's model (see :func:`rmt_icl.core.registry.model_target`).
+    plugins : sequence of str
+        Modules the worker imports before running the model (the spec's ``plugins``).
     """
     params = {k: v for k, v in point.params.items() if k != "model"}
     return {
         "point_id": point.point_id, "model": point.params["model"], "target": target,
         "params": params, "seed": seed, "key": tuple(point.key), "run": run,
+        "plugins": tuple(plugins),
     }
 
 
@@ -121,6 +125,8 @@ def check_outputs(model: str, out) -> dict:
 
 
 def _function(task):
+    for module in task.get("plugins", ()):  # cached in sys.modules after the first run
+        importlib.import_module(module)
     target = task["target"]
     if callable(target):
         return target

@@ -1,0 +1,1 @@
+"""Test fixtures shared by several test modules (importable as ``tests.support``)."""
