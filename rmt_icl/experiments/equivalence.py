@@ -238,7 +238,16 @@ def paired_point(params: dict, seed) -> dict:
 # ----------------------------------------------------------------------------- the study
 
 
-def _config(activation, target, path: dict) -> dict:
+def study_config(activation, target, path: dict) -> dict:
+    """The study's configuration: :data:`DEFAULT_PATH` updated by ``path`` (``None`` values
+    ignored; ``width_d2`` replaces ``width_ratio``), plus the activation and target.
+
+    Raises
+    ------
+    ValueError
+        A key of ``path`` that is not a path parameter, ``width_d2``, ``n_test`` or
+        ``max_degree``.
+    """
     cfg = dict(DEFAULT_PATH)
     unknown = sorted(set(path) - set(DEFAULT_PATH) - {"width_d2", "n_test", "max_degree"})
     if unknown:
@@ -460,23 +469,6 @@ def max_paired_gap_se(table: pd.DataFrame) -> float | None:
     s = table["diff_herm_se"].to_numpy(dtype=np.float64)
     ok = np.isfinite(m) & np.isfinite(s) & (s > 0)
     return float(np.max(np.abs(m[ok]) / s[ok])) if ok.any() else None
-
-
-def figure_point(cfg: dict, params: dict) -> dict:
-    """One ``rt-paired`` point of an RT figure at the figure's size ``cfg``.
-
-    ``cfg`` holds ``d`` and ``n_test`` (``None``: the point function's default test-set size,
-    and then no ``n_test`` key, so the point's seed key is that of the default).
-    """
-    point = {"d": cfg["d"], **params}
-    if cfg["n_test"] is not None:
-        point["n_test"] = cfg["n_test"]
-    return point
-
-
-def figure_sizes(cfg: dict) -> str:
-    """The ``sizes`` line of an RT figure's report row."""
-    return f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}"
 
 
 def _check(params: dict) -> None:

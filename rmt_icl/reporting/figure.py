@@ -41,11 +41,28 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from rmt_icl.experiments.equivalence import figure_point, figure_sizes, max_paired_gap_se
+from rmt_icl.experiments.equivalence import max_paired_gap_se
 from rmt_icl.reporting.studies import RESULTS_DIR, paired_summary
 from rmt_icl.reporting.style import apply_style, save_figure
 
 BACKENDS = ("serial", "processes", "dask")
+
+
+def figure_point(cfg: dict, params: dict) -> dict:
+    """One ``rt-paired`` point of an RT figure at the figure's size ``cfg``.
+
+    ``cfg`` holds ``d`` and ``n_test`` (``None``: the point function's default test-set size,
+    and then no ``n_test`` key, so the point's seed key is that of the default).
+    """
+    point = {"d": cfg["d"], **params}
+    if cfg["n_test"] is not None:
+        point["n_test"] = cfg["n_test"]
+    return point
+
+
+def figure_sizes(cfg: dict) -> str:
+    """The ``sizes`` line of an RT figure's report row."""
+    return f"d={cfg['d']}, runs={cfg['runs']}, n_test={cfg['n_test'] or 'max(4000,n)'}"
 
 
 class Figure:

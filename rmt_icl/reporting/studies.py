@@ -32,11 +32,11 @@ from rmt_icl.experiments.equivalence import (
     PAIRED_VALUES,
     StudyResult,
     Z,
-    _config,
     default_runs,
     find_p0,
     gap_table,
     shrink_verdict,
+    study_config,
 )
 from rmt_icl.sweep import summarise, sweep
 
@@ -287,7 +287,7 @@ def run_study(activation: str = "relu", target: str = "tanh", *, ds=DEFAULT_DS, 
         raise ValueError(f"ds must hold at least 2 distinct dimensions >= 2, got {ds}")
     seed = check_int("seed", seed, minimum=0)
     check_positive("z", z)
-    cfg = _config(activation, target, path)
+    cfg = study_config(activation, target, path)
     frames = []
     for d in ds:
         r_d = runs.get(d) if isinstance(runs, dict) else runs
