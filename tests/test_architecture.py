@@ -48,6 +48,8 @@ DOCUMENTED_LAZY = {
     ("rmt_icl.reporting", "matplotlib"): "matplotlib (slow to import) only when drawing",
     ("rmt_icl.reporting", "cycler"): "matplotlib's cycler, with matplotlib",
     ("rmt_icl.sweep.backends", "distributed"): "Dask is an optional extra",
+    ("rmt_icl.simulate.device", "cupy"): "CuPy (and cupyx) is an optional extra, imported "
+                                         "only when the GPU is asked for",
     ("rmt_icl.sweep.store", "fcntl"): "POSIX-only file locks, imported where they are used",
     ("rmt_icl.sweep.spec", "tomllib"): "tomllib (3.11+) or its backport tomli",
     ("rmt_icl.sweep.spec", "tomli"): "tomllib (3.11+) or its backport tomli",

@@ -33,6 +33,12 @@ class MemoryBudgetError(RmtIclError, ValueError):
     """A requested simulation would need more memory than allowed; raised before allocating."""
 
 
+class DeviceUnavailableError(RmtIclError, RuntimeError):
+    """A simulation asked for a device (the GPU) that cannot be used here: CuPy is missing or
+    no CUDA device is visible. The message says what to install or check; there is no silent
+    fallback to the CPU."""
+
+
 class TrainingDivergedError(RmtIclError, FloatingPointError):
     """An iterative training loop produced a non-finite loss."""
 

@@ -49,7 +49,9 @@ import scipy.linalg as sla
 from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
 from rmt_icl.core.seeding import stream
 from rmt_icl.core.targets import get_target
+from rmt_icl.simulate import xp_linear
 from rmt_icl.simulate.data import Prompts, sample_prompts, sample_training_prompts
+from rmt_icl.simulate.device import resolve_device
 from rmt_icl.simulate.features import (
     compressed_gram,
     expand_gram,
@@ -317,7 +319,8 @@ def parse_point_params(params: dict) -> tuple[ScalingPath, Sizes, dict]:
     return path, path.sizes(d), opts
 
 
-def simulate_point(params: dict, seed: np.random.SeedSequence) -> dict:
+def simulate_point(params: dict, seed: np.random.SeedSequence, *, device=None,
+                   sampling=None) -> dict:
     """One Monte Carlo run of ridge-pretrained linear attention (the sweep point function).
 
     Steps: task pool and ``n`` pretraining prompts
@@ -333,6 +336,14 @@ def simulate_point(params: dict, seed: np.random.SeedSequence) -> dict:
         :func:`parse_point_params`).
     seed : numpy.random.SeedSequence
         The run's seed (:func:`rmt_icl.core.seeding.run_seed`).
+    device : {"cpu", "gpu"}, rmt_icl.simulate.device.ArrayDevice or None
+        Where the fit runs (an execution option, not a parameter; None: the
+        :func:`~rmt_icl.simulate.device.use_device` setting, default ``"cpu"``). On the GPU
+        the Gram (or kernel) and its solve run on the device in float64 (``precision`` is a
+        CPU option), the errors of ``Gamma`` on the host.
+    sampling : {"device", "host"} or None
+        Accepted for symmetry with the random transformer; linear attention draws only
+        prompts, always on the host.
 
     Returns
     -------
@@ -343,6 +354,7 @@ def simulate_point(params: dict, seed: np.random.SeedSequence) -> dict:
         timings ``t_sample, t_gram, t_solve, t_error, t_total`` in seconds.
     """
     t_start = time.perf_counter()
+    dev = resolve_device(device, sampling)
     path, sizes, opts = parse_point_params(params)
     target = opts["target"]
     d, ell, n = sizes.d, sizes.ell, sizes.n
@@ -354,9 +366,14 @@ def simulate_point(params: dict, seed: np.random.SeedSequence) -> dict:
     timings["sample"] = time.perf_counter() - t0
 
     dual = prefer_dual(n, sizes.D) if opts["method"] == "auto" else opts["method"] == "dual"
-    gamma = fit_linear_attention(train, path.ridge, method="dual" if dual else "primal",
-                                 chunk=opts["chunk"], precision=opts["precision"],
-                                 timings=timings)
+    if dev is None:
+        gamma = fit_linear_attention(train, path.ridge, method="dual" if dual else "primal",
+                                     chunk=opts["chunk"], precision=opts["precision"],
+                                     timings=timings)
+    else:
+        gamma = xp_linear.fit_linear_attention(dev, train, path.ridge,
+                                               method="dual" if dual else "primal",
+                                               rows=opts["chunk"], timings=timings)
     del train
 
     t0 = time.perf_counter()

@@ -52,17 +52,24 @@ before anything large is allocated) -> prompts (:mod:`~rmt_icl.simulate.data`,
 :mod:`~rmt_icl.simulate.rt_evaluation`) -> ``t`` -> fits (:mod:`~rmt_icl.simulate.rt_fit`) ->
 per-context test errors (:mod:`~rmt_icl.simulate.rt_evaluation`) -> a
 :class:`~rmt_icl.simulate.rt_results.MultiModelResult`.
+
+With ``device="gpu"`` (:mod:`~rmt_icl.simulate.device`) the memory plan, ``F``, the fits and the
+random-features test errors come from the array path (:mod:`~rmt_icl.simulate.xp_engine`); the
+parameters, prompts, ``t`` and results are shared with the CPU path.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from functools import partial
 
 import numpy as np
 
 from rmt_icl.core.seeding import run_seed
+from rmt_icl.simulate import xp_engine, xp_linear
 from rmt_icl.simulate.data import sample_training_prompts
+from rmt_icl.simulate.device import resolve_device
 from rmt_icl.simulate.normalisation import ridge_la_from_bar, ridge_paper, t_analytic, t_estimate
 from rmt_icl.simulate.rt_evaluation import contexts_per_set, evaluate, sample_test_sets
 from rmt_icl.simulate.rt_feature_maps import FeatureMap, feature_maps
@@ -101,8 +108,8 @@ def _normalisation(opts: dict, sizes, train, rho: float) -> tuple[float, float]:
     return t_estimate(train.xq, train.h)
 
 
-def simulate_models(params: dict, seed,
-                    models=("rt", "hermite:1..6", "linear")) -> MultiModelResult:
+def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"), *,
+                    device=None, sampling=None) -> MultiModelResult:
     """One run of several models on the same prompts, ``F`` and Hermite noise.
 
     Parameters
@@ -115,6 +122,13 @@ def simulate_models(params: dict, seed,
     models : sequence of str or str
         Model names (:func:`~rmt_icl.simulate.rt_params.parse_models`), e.g.
         ``("rt", "hermite:1..6", "linear")``.
+    device : {"cpu", "gpu"}, rmt_icl.simulate.device.ArrayDevice or None
+        Where the run's linear algebra runs (an execution option, not a parameter): the CPU
+        path, or the array path (:mod:`~rmt_icl.simulate.xp_engine`) on CuPy; None takes the
+        setting of :func:`rmt_icl.simulate.device.use_device` (default ``"cpu"``).
+    sampling : {"device", "host"} or None
+        The array path's sampling of ``F`` and the Hermite noise (default ``"device"``;
+        ``"host"``: the CPU path's numbers, see :mod:`~rmt_icl.simulate.device`).
 
     Returns
     -------
@@ -129,11 +143,14 @@ def simulate_models(params: dict, seed,
     Raises
     ------
     ValueError
-        Bad parameters or model names.
+        Bad parameters or model names; on the GPU, an activation it does not implement.
     rmt_icl.core.errors.MemoryBudgetError
         The run would not fit the memory budget (raised before allocating).
+    rmt_icl.core.errors.DeviceUnavailableError
+        ``device="gpu"`` without CuPy or without a CUDA device.
     """
     t_start = time.perf_counter()
+    dev = resolve_device(device, sampling)
     if isinstance(seed, (int, np.integer)):
         seed = run_seed(int(seed))
     names = parse_models(models, degree=params.get("degree", POINT_DEFAULTS["degree"])
@@ -144,9 +161,14 @@ def simulate_models(params: dict, seed,
     target, rho, ridge, y2 = opts["target"], path.rho, path.ridge, opts["y2_scale"]
     Q = opts["test_queries"]
     n_ctx = contexts_per_set(opts["n_test"], Q)
-    _, group = memory_plan(sizes, len(maps), "linear" in names, n_ctx, Q, ridge, opts["chunk"],
-                           opts["memory_budget"])
-    clock = PhaseClock()
+    if dev is None:
+        _, group = memory_plan(sizes, len(maps), "linear" in names, n_ctx, Q, ridge,
+                               opts["chunk"], opts["memory_budget"])
+        clock = PhaseClock()
+    else:
+        plan = xp_engine.plan_run(dev, sizes, maps, "linear" in names, n_ctx, Q, ridge,
+                                  opts["chunk"], params.get("memory_budget"))
+        clock = xp_engine.DeviceClock(dev.xp)
 
     t0 = time.perf_counter()
     train, pool = sample_training_prompts(seed, sizes, target, rho, y2_scale=y2)
@@ -154,21 +176,31 @@ def simulate_models(params: dict, seed,
     t_sample = time.perf_counter() - t0
     t_norm, t_se = _normalisation(opts, sizes, train, rho)
 
-    rf = fit_random_features(maps, seed, train, sizes, t_norm, ridge, group, opts["chunk"],
-                             clock)
+    if dev is None:
+        rf = fit_random_features(maps, seed, train, sizes, t_norm, ridge, group, opts["chunk"],
+                                 clock)
+    else:
+        rf = xp_engine.fit_random_features(dev, plan, maps, seed, train, sizes, t_norm, ridge,
+                                           clock)
     ridge_la = opts["ridge_la"]
     if ridge_la is None:
         ridge_la = ridge_la_from_bar(ridge, sizes.d, sizes.n, t_norm)
     linear = None
     if "linear" in names:
+        fit = (None if dev is None else
+               partial(xp_linear.fit_linear_attention, dev, rows=plan.la_rows,
+                       budget=params.get("memory_budget")))
         linear = fit_linear_transformer(train, ridge_la, target=target, ell=sizes.ell, rho=rho,
-                                        pool=pool, y2_scale=y2)
+                                        pool=pool, y2_scale=y2, fit=fit)
         rf.train_mse["linear"] = linear.train_mse
     del train
 
     t0 = time.perf_counter()
     gammas = {"linear": linear.gamma} if linear is not None else {}
-    errs = evaluate(seed, tests, rf.F, rf.fitted, gammas, opts["chunk"], clock)
+    if dev is None:
+        errs = evaluate(seed, tests, rf.F, rf.fitted, gammas, opts["chunk"], clock)
+    else:
+        errs = xp_engine.evaluate(dev, plan, seed, tests, rf.F, rf.fitted, gammas, clock)
     t_test = time.perf_counter() - t0
 
     k = sizes.k if maps else None
@@ -189,32 +221,35 @@ def simulate_models(params: dict, seed,
     return MultiModelResult(run=run, timings=timings, models=results)
 
 
-def simulate_point_rt(params: dict, seed) -> dict:
+def simulate_point_rt(params: dict, seed, *, device=None, sampling=None) -> dict:
     """One run of the random transformer (sweep model ``"random-transformer"``).
 
     ``params`` as in :func:`~rmt_icl.simulate.rt_params.parse_rt_params`; ``seed`` the run's
-    SeedSequence. Returns the flat dict of the ``"rt"`` model of :func:`simulate_models`
-    (:meth:`MultiModelResult.flat`: ``icl``, ``idg``, ``icl_se_test``, sizes, ``ridge_bar``,
-    ``ridge_paper``, ``t``, timings, ...), with the same numbers as the ``rt`` entry of a
-    multi-model run with the same seed.
+    SeedSequence; ``device`` and ``sampling`` as in :func:`simulate_models` (execution
+    options: by default the :func:`~rmt_icl.simulate.device.use_device` setting). Returns the
+    flat dict of the ``"rt"`` model of :func:`simulate_models` (:meth:`MultiModelResult.flat`:
+    ``icl``, ``idg``, ``icl_se_test``, sizes, ``ridge_bar``, ``ridge_paper``, ``t``, timings,
+    ...), with the same numbers as the ``rt`` entry of a multi-model run with the same seed.
     """
-    return simulate_models(params, seed, ("rt",)).flat("rt")
+    return simulate_models(params, seed, ("rt",), device=device, sampling=sampling).flat("rt")
 
 
-def simulate_point_hermite(params: dict, seed) -> dict:
+def simulate_point_hermite(params: dict, seed, *, device=None, sampling=None) -> dict:
     """One run of the Hermite-equivalent model of degree ``params["degree"]`` (default 4).
 
     Sweep model ``"hermite"``; see :func:`simulate_point_rt`.
     """
     p = check_degree(params.get("degree", POINT_DEFAULTS["degree"]))
-    return simulate_models(params, seed, (f"hermite:{p}",)).flat(f"hermite:{p}")
+    return simulate_models(params, seed, (f"hermite:{p}",), device=device,
+                           sampling=sampling).flat(f"hermite:{p}")
 
 
-def simulate_point_linear(params: dict, seed) -> dict:
+def simulate_point_linear(params: dict, seed, *, device=None, sampling=None) -> dict:
     """One run of the linear transformer on the RT's prompts (sweep ``"linear-transformer"``).
 
     Fitted at ``lambda_LA = d t ridge / n`` (the identity RT's infinite-width limit) unless
     ``ridge_la`` is given; errors sampled on the shared test queries (``icl``, ``idg``) and,
     for a linear target, exact (``icl_exact``, ``idg_exact``).
     """
-    return simulate_models(params, seed, ("linear",)).flat("linear")
+    return simulate_models(params, seed, ("linear",), device=device,
+                           sampling=sampling).flat("linear")

@@ -251,14 +251,16 @@ class LinearFit:
 
 
 def fit_linear_transformer(train: Prompts, ridge_la: float, *, target, ell: int, rho: float,
-                           pool, y2_scale: float) -> LinearFit:
+                           pool, y2_scale: float, fit=None) -> LinearFit:
     """Fit ``Gamma`` at ``ridge_la`` (Lu's units) and, for a linear target, its exact errors.
 
     ``target`` is a :class:`~rmt_icl.core.targets.Target`; ``pool`` the task pool (None for
-    fresh tasks), for the exact IDG error.
+    fresh tasks), for the exact IDG error; ``fit(train, ridge_la)``, if given, returns ``Gamma``
+    on the host instead of :func:`~rmt_icl.simulate.linear_attention.fit_linear_attention`
+    (the array path passes its device fit).
     """
     t0 = time.perf_counter()
-    gamma = fit_linear_attention(train, ridge_la)
+    gamma = (fit or fit_linear_attention)(train, ridge_la)
     res = train.y - predict_linear_attention(gamma, train)
     train_mse = float(res @ res) / len(train)
     icl = idg = math.nan
