@@ -392,3 +392,24 @@ def test_memory_plan_matches_the_measured_peak(width_ratio):
     finally:
         tracemalloc.stop()
     assert 0.8 * plan.total <= peak <= 1.05 * plan.total, (peak, plan)
+
+
+# ---------------------------------------------------------------------------- sweeps
+
+
+def test_sweep_device_is_an_execution_option(tmp_path):
+    """device='cpu' gives the stored numbers of a plain sweep; the device is in no key, and
+    asking for the GPU without CuPy or a device fails before any store is created."""
+    from rmt_icl.sweep import sweep
+
+    spec = {"model": "linear-attention", "seed": 3, "runs": 2,
+            "points": [{"d": 8, "alpha": 1.0, "tau": 1.5, "rho": 0.1, "ridge": 0.1}]}
+    a = sweep(spec, store=tmp_path / "a", backend="serial", progress=False)
+    b = sweep(spec, store=tmp_path / "b", backend="serial", progress=False, device="cpu")
+    assert list(a["icl"]) == list(b["icl"]) and list(a["point_id"]) == list(b["point_id"])
+    with pytest.raises(ValueError, match="device"):
+        sweep(spec, store=tmp_path / "c", backend="serial", device="tpu")
+    if not gpu_available():
+        with pytest.raises(DeviceUnavailableError):
+            sweep(spec, store=tmp_path / "d", backend="serial", device="gpu")
+        assert not (tmp_path / "d").exists()

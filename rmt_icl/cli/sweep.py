@@ -5,6 +5,7 @@ Examples
 ``rmt-icl sweep examples/sweep_example.toml --store results/example``
 ``rmt-icl sweep --store results/example --status``
 ``rmt-icl sweep spec.toml --store results/big --backend dask --scheduler tcp://host:8786``
+``rmt-icl sweep spec.toml --store results/big --device gpu``
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import sys
 
 from rmt_icl.cli._common import print_json, print_table
-from rmt_icl.core.errors import StoreError
+from rmt_icl.core.errors import DeviceUnavailableError, StoreError
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -34,6 +35,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (processes backend or Dask LocalCluster; default: "
                    "all cores)")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                   help="where the simulators run: cpu (default) or gpu (CuPy, one point at a "
+                   "time per device; see docs/gpu.md); not part of the points' keys")
     p.add_argument("--status", action="store_true",
                    help="show what is done, failed and missing; compute nothing")
     p.add_argument("--json", action="store_true", help="with --status: print JSON")
@@ -59,9 +63,9 @@ def run(args) -> int:
         df = sweep(
             args.spec, store=args.store, backend=args.backend, workers=args.workers,
             scheduler=args.scheduler, progress=not args.no_progress,
-            force_new=args.force_new, retry_failed=not args.keep_failed,
+            force_new=args.force_new, retry_failed=not args.keep_failed, device=args.device,
         )
-    except StoreError as exc:
+    except (StoreError, DeviceUnavailableError) as exc:
         print(f"rmt-icl sweep: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ import rmt_icl.experiments  # noqa: F401  (registers the built-in models)
 from rmt_icl import __version__
 from rmt_icl.core.errors import StoreError
 from rmt_icl.core.registry import get_model, model_target
+from rmt_icl.simulate.device import check_device, resolve_device
 from rmt_icl.sweep.backends import make_backend
 from rmt_icl.sweep.spec import load_spec
 from rmt_icl.sweep.store import Store
@@ -28,6 +29,7 @@ def sweep(
     progress: bool = True,
     force_new: bool = False,
     retry_failed: bool = True,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Run every (point, run) of ``spec`` that ``store`` does not hold yet, and return all.
 
@@ -58,6 +60,12 @@ def sweep(
         and start a new one, instead of refusing.
     retry_failed : bool
         Recompute runs that failed in an earlier invocation (default) or keep their error.
+    device : {"cpu", "gpu"}
+        Where the simulators run (``"gpu"``: CuPy, see ``docs/gpu.md``). An execution option
+        like ``backend``: it never enters point keys or seeds. With ``"gpu"`` the local
+        backends run one point at a time (one worker: one device), and the device is checked
+        here first, so a missing GPU fails at once; a remote Dask cluster runs as its workers
+        were started (one worker per GPU).
 
     Returns
     -------
@@ -96,13 +104,18 @@ def sweep(
     for name in spec.models:  # fail fast on unimportable models
         get_model(name)
         targets[name] = model_target(name)
+    device = check_device(device)
+    if device == "gpu" and not (backend == "dask" and scheduler is not None):
+        resolve_device("gpu")  # raises DeviceUnavailableError here, not once per run
+        if backend in ("processes", "dask"):
+            workers = 1  # one point at a time on the one device
     be = make_backend(backend, workers=workers, scheduler=scheduler)
     with Store(store).lock():  # creating, replacing and writing all happen under the lock
         st = _open_store(store, spec, force_new=force_new)
         try:
             done = st.finished(include_failed=not retry_failed)
             tasks = [
-                make_task(p, r, spec.seed, targets[p.params["model"]], spec.plugins)
+                make_task(p, r, spec.seed, targets[p.params["model"]], spec.plugins, device)
                 for p in spec.points
                 for r in range(spec.runs)
                 if (p.point_id, r) not in done

@@ -17,6 +17,7 @@ import traceback
 from rmt_icl import __version__
 from rmt_icl.core.registry import resolve_target
 from rmt_icl.core.seeding import run_seed
+from rmt_icl.simulate.device import use_device
 
 #: outputs every model must return
 REQUIRED_OUTPUTS = ("icl", "idg")
@@ -24,7 +25,7 @@ REQUIRED_OUTPUTS = ("icl", "idg")
 _FUNCS: dict = {}
 
 
-def make_task(point, run: int, seed: int, target, plugins=()) -> dict:
+def make_task(point, run: int, seed: int, target, plugins=(), device: str = "cpu") -> dict:
     """The picklable description of one run of ``point`` sent to a worker.
 
     Parameters
@@ -38,12 +39,15 @@ def make_task(point, run: int, seed: int, target, plugins=()) -> dict:
         Registry entry of the point's model (see :func:`rmt_icl.core.registry.model_target`).
     plugins : sequence of str
         Modules the worker imports before running the model (the spec's ``plugins``).
+    device : {"cpu", "gpu"}
+        Where the simulators run (:func:`rmt_icl.simulate.device.use_device`): an execution
+        option, never a parameter of the point, so it does not enter keys or seeds.
     """
     params = {k: v for k, v in point.params.items() if k != "model"}
     return {
         "point_id": point.point_id, "model": point.params["model"], "target": target,
         "params": params, "seed": seed, "key": tuple(point.key), "run": run,
-        "plugins": tuple(plugins),
+        "plugins": tuple(plugins), "device": device,
     }
 
 
@@ -72,7 +76,8 @@ def execute_task(task: dict) -> dict:
     try:
         func = _function(task)
         seq = run_seed(task["seed"], task["run"], key=tuple(task["key"]))
-        row["result"] = check_outputs(task["model"], func(dict(task["params"]), seq))
+        with use_device(task.get("device", "cpu")):
+            row["result"] = check_outputs(task["model"], func(dict(task["params"]), seq))
     except Exception as exc:  # noqa: BLE001 - a failing point is recorded, not fatal
         row["status"] = "error"
         row["error"] = f"{type(exc).__name__}: {exc}"
