@@ -21,7 +21,9 @@ Each entry (:class:`ModelEntry`) also carries
   values are compared by :func:`same_value`, so ``1`` equals ``1.0`` and ``"inf"`` equals
   ``inf``), so adding a parameter to a model keeps every existing seed and store valid. A
   sweep store records the defaults (:func:`model_record`) and refuses to resume when one of
-  them has changed;
+  them has changed. The built-in models register the parameters added since their keys were
+  first fixed (rmt_icl 0.1.0): a parameter of 0.1.0 spelled out at its default keeps the key
+  it always had, so existing stores and the figures' seeds are unchanged;
 * ``schema``: an integer bumped whenever the model's numbers change for the same parameters
   (a changed default, a changed statistic). It is part of the point's identity, so stores
   made by an older schema are refused instead of silently reused;
