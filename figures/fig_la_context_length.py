@@ -29,7 +29,7 @@ import numpy as np
 from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
 from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, log_axis
 from rmt_icl.simulate.paths import ScalingPath
 from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
@@ -106,8 +106,8 @@ def draw(results: dict):
             rows = tab[tab["kappa"] == k]
             ax.errorbar(rows["alpha"], rows[f"{q}_mean"], yerr=rows[f"{q}_se"],
                         fmt=MARKERS[i], color=col, mfc="white")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        log_axis(ax, "x")
+        log_axis(ax, "y")
         ax.set_xlabel(r"context length $\alpha = \ell/d$")
         ax.set_ylabel(labels[q])
         ax.set_title(f"{key}: {labels[q]}, " + rf"$\tau={tau:g}$, $\rho={rho:g}$")

@@ -31,7 +31,7 @@ import pandas as pd
 from rmt_icl.experiments.la_validation import max_gap_se
 from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, reference_line
 
 STORE = "la_convergence"
 POINTS = (
@@ -98,7 +98,7 @@ def draw(results: dict):
                         fmt=MARKERS[i], color=PALETTE[i], mfc=mfc or PALETTE[i],
                         label=f"{lab}: {q.upper()}, c = {c:.2f} ± {c_se:.2f}")
             ax.plot(xs, c * xs, color=PALETTE[i], ls=ls, lw=1)
-    ax.axhline(0, color="0.3", lw=0.8)
+    reference_line(ax, 0.0, "theory (no gap)", color="0.3", ls="-", lw=0.8)
     ax.set_xlabel(r"$1/d$")
     ax.set_ylabel(r"(simulation $-$ theory) / theory")
     fig.suptitle(f"Finite-size convergence, gap ≈ c/d ({results['sizes']})", fontsize=11)

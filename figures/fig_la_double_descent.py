@@ -32,7 +32,7 @@ import numpy as np
 from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
 from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, log_axis, reference_line
 from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
 STORE = "la_double_descent"
@@ -44,6 +44,8 @@ LAMBDA_AB = 1e-5
 TAUS_C = (0.2, 0.5, 0.85, 1.0, 1.15, 1.5, 2.0)
 ALPHA_C = 10.0
 RIDGES_C = (1e-5, 0.1, 1.0)
+#: legend label of the interpolation threshold n = d^2 (the finite-d peak is at n = d(d+1))
+THRESHOLD = r"$\tau = 1$ (interpolation threshold)"
 QUICK = dict(d=40, runs=3)
 FULL = dict(d=100, runs=10)
 
@@ -114,11 +116,11 @@ def draw(results: dict):
             rows = tab[tab["alpha"] == a]
             ax.errorbar(rows["tau"], rows[f"{q}_mean"], yerr=rows[f"{q}_se"], fmt=MARKERS[i],
                         color=col, mfc="white", label=rf"sim $\alpha={a:g}$")
-        ax.set_yscale("log")
+        log_axis(ax, "y")
         ax.set_xlabel(r"pretraining size $\tau = n/d^2$")
         ax.set_ylabel(label)
         ax.set_title(f"{label}, " + rf"$\kappa={KAPPA_AB:g}$, $\lambda={LAMBDA_AB:g}$")
-        ax.axvline(1.0, color="0.6", lw=0.8, ls=":")
+        reference_line(ax, 1.0, THRESHOLD, axis="x", color="0.6", lw=0.8)
         ax.set_ylim(top=ax.get_ylim()[1] * 12)          # room for the legend above the peak
         ax.legend(ncol=2, fontsize=8)
     ax = axes[2]
@@ -130,11 +132,11 @@ def draw(results: dict):
         rows = tab[tab["ridge"] == lam]
         ax.errorbar(rows["tau"], rows["icl_mean"], yerr=rows["icl_se"], fmt=MARKERS[i],
                     color=col, mfc="white", label=rf"sim $\lambda={lam:g}$")
-    ax.set_yscale("log")
+    log_axis(ax, "y")
     ax.set_xlabel(r"pretraining size $\tau = n/d^2$")
     ax.set_ylabel(r"$e_{\mathrm{ICL}}$")
     ax.set_title(rf"ridge removes the peak: $\alpha={ALPHA_C:g}$, $\kappa=\infty$")
-    ax.axvline(1.0, color="0.6", lw=0.8, ls=":")
+    reference_line(ax, 1.0, THRESHOLD, axis="x", color="0.6", lw=0.8)
     ax.set_ylim(top=ax.get_ylim()[1] * 12)
     ax.legend(ncol=2, fontsize=8)
     fig.suptitle(f"Linear attention, sample-wise double descent (rho={RHO}; "

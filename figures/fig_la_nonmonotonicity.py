@@ -24,6 +24,7 @@ import sys
 import numpy as np
 
 from rmt_icl.reporting.figure import Figure
+from rmt_icl.reporting.style import reference_line
 from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
 PANELS = (
@@ -113,8 +114,7 @@ def draw(results: dict):
 
     kappa, rho, alpha = results["kappa"], results["rho"], results["alpha"]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), sharey=True, constrained_layout=True)
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("0.8")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.8")
     norm = LogNorm(vmin=alpha[0], vmax=alpha[-1])
     titles = {"icl": r"$e_{\mathrm{ICL}}$", "idg": r"$e_{\mathrm{IDG}}$"}
     mesh = None
@@ -124,7 +124,8 @@ def draw(results: dict):
             kappa, rho, data, cmap=cmap, norm=norm, shading="nearest", rasterized=True
         )
         line = min(tau, 1.0)
-        ax.axvline(line, color="k", ls="--", lw=1.2, label=rf"$\kappa=\min(\tau,1)={line:g}$")
+        reference_line(ax, line, rf"$\kappa=\min(\tau,1)={line:g}$", axis="x", color="k",
+                       ls="--", lw=1.2)
         ax.plot(kappas2, [rho2] * len(kappas2), "o", mfc="w", mec="k", ms=6, label="Fig. 2 curves")
         ax.set_title(f"{titles[quantity]}, " + rf"$\tau={tau:g}$ (ridgeless)")
         ax.set_xlabel(r"task diversity $\kappa$")

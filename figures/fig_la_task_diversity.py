@@ -28,7 +28,7 @@ import numpy as np
 from rmt_icl.experiments.la_validation import max_gap_se, sizes_text
 from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, log_axis
 from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
 STORE = "la_task_diversity"
@@ -88,7 +88,7 @@ def draw(results: dict):
                         fmt=MARKERS[i], color=col, mfc="white")
         ax.plot(results["kappa"], np.clip(1 - results["kappa"], 0, None), color="0.5", ls="--",
                 lw=1, label=r"$(1-\kappa)_+$ ($\alpha,\tau\to\infty$)")
-        ax.set_xscale("log")
+        log_axis(ax, "x")
         ax.set_xlabel(r"task diversity $\kappa = K/d$")
         ax.set_title(f"{key}: " + r"$g_{\mathrm{task}} = e_{\mathrm{ICL}} - e_{\mathrm{IDG}}$")
         ax.legend(fontsize=8)

@@ -27,7 +27,7 @@ import numpy as np
 
 from rmt_icl.core.stats import mean_se
 from rmt_icl.reporting.figure import Figure
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, log_axis, reference_line
 from rmt_icl.theory import (
     bayes_ridge_risk,
     bayes_ridge_risk_mp,
@@ -105,10 +105,10 @@ def draw(results: dict):
     ax.plot(n, ls, color=PALETTE[1], ls="--", label="least squares (min-norm for n<d)")
     ax.plot(n, results["bayes"], color=PALETTE[7], label="Bayes ridge (posterior mean, MC)")
     ax.plot(n, results["bayes_mp"], color=PALETTE[7], ls=":", label="Bayes ridge, MP approx.")
-    ax.axhline(D + s2, color="0.5", lw=1, ls=":", label="zero predictor")
-    ax.axhline(s2, color="0.7", lw=1)
-    ax.axvline(D, color="0.7", lw=1)
-    ax.set_yscale("log")
+    reference_line(ax, D + s2, r"zero predictor ($E y_q^2 = d + \sigma^2$)")
+    reference_line(ax, s2, r"noise floor $\sigma^2$", color="0.7", ls="-")
+    reference_line(ax, D, r"$n = d$ (least squares interpolates)", axis="x", color="0.7", ls="-")
+    log_axis(ax, "y")
     ax.set_ylim(s2 * 0.9, 3 * (D + s2))
     ax.set_xlabel("context length n")
     ax.set_ylabel(r"loss $E(\hat y-y_q)^2$ (incl. $\sigma^2$)")

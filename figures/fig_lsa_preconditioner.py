@@ -30,7 +30,7 @@ import numpy as np
 from rmt_icl.lsa.data import PromptDistribution
 from rmt_icl.lsa.train import evaluate_lsa, train_lsa
 from rmt_icl.reporting.figure import Figure
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, log_axis, reference_line
 from rmt_icl.theory import one_step_gd_optimum, optimal_lsa
 
 D, SIGMA = 20, 0.5
@@ -78,37 +78,40 @@ def draw(results: dict):
     lam = results["lam"]
     ax = axes[0]
     for i, n in enumerate(NS):
-        ax.loglog(lam, results["spectra"][n], color=PALETTE[i % 7], marker=MARKERS[i], ms=3,
-                  label=f"$w\\sim N(0,I)$, n={n}")
-    ax.loglog(lam, results["inverse"][20], color="0.3", ls="--",
-              label=r"$w\sim N(0,\Sigma^{-1})$, n=20: $c^*\Sigma^{-1}$")
-    ax.loglog(lam, 1 / lam, color="k", ls=":", label=r"$\Sigma^{-1}$ ($n\to\infty$)")
+        ax.plot(lam, results["spectra"][n], color=PALETTE[i % 7], marker=MARKERS[i], ms=3,
+                label=f"$w\\sim N(0,I)$, n={n}")
+    ax.plot(lam, results["inverse"][20], color="0.3", ls="--",
+            label=r"$w\sim N(0,\Sigma^{-1})$, n=20: $c^*\Sigma^{-1}$")
+    ax.plot(lam, 1 / lam, color="k", ls=":", label=r"$\Sigma^{-1}$ ($n\to\infty$)")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     ax.set_xlabel(r"eigenvalue $\lambda_k$ of $\Sigma$")
     ax.set_ylabel(r"eigenvalue $g_k$ of $\Gamma^*$")
     ax.set_title(f"(a) preconditioner spectrum, d={D}, $\\sigma$={SIGMA}")
     ax.legend(fontsize=7)
     ax = axes[1]
     for i, n in enumerate(NS):
-        ax.semilogx(lam, lam * results["spectra"][n], color=PALETTE[i % 7], marker=MARKERS[i],
-                    ms=3, label=f"n={n}")
-    ax.axhline(results["c_star"], color="0.3", ls="--", label=r"$c^*$ (prior $\Sigma^{-1}$, n=20)")
-    ax.axhline(1.0, color="k", ls=":")
+        ax.plot(lam, lam * results["spectra"][n], color=PALETTE[i % 7], marker=MARKERS[i],
+                ms=3, label=f"n={n}")
+    log_axis(ax, "x")
+    reference_line(ax, results["c_star"], r"$c^*$ (prior $\Sigma^{-1}$, n=20)", color="0.3",
+                   ls="--")
+    reference_line(ax, 1.0, r"$\lambda_k g_k = 1$ ($\Gamma = \Sigma^{-1}$)", color="k")
     ax.set_xlabel(r"$\lambda_k$")
     ax.set_ylabel(r"$\lambda_k g_k$ (preconditioned step)")
     ax.set_title("(b) effective step per direction")
     ax.legend(fontsize=7)
     ax = axes[2]
     lt = LAM_TRAIN
-    ax.loglog(lt, results["theory_diag"], color=PALETTE[0], label=r"theory $\Gamma^*_{kk}$")
-    ax.loglog(lt, results["trained_diag"], ls="", marker=MARKERS[1], color=PALETTE[1],
-              label=r"trained LSA $(\Gamma_{\rm eff})_{kk}$ (max |off-diag| "
-              f"{results['trained_offdiag_max']:.3f})")
-    ax.loglog(lt, 1 / lt, color="k", ls=":", label=r"$\Sigma^{-1}$")
+    ax.plot(lt, results["theory_diag"], color=PALETTE[0], label=r"theory $\Gamma^*_{kk}$")
+    ax.plot(lt, results["trained_diag"], ls="", marker=MARKERS[1], color=PALETTE[1],
+            label=r"trained LSA $(\Gamma_{\rm eff})_{kk}$ (max |off-diag| "
+            f"{results['trained_offdiag_max']:.3f})")
+    ax.plot(lt, 1 / lt, color="k", ls=":", label=r"$\Sigma^{-1}$")
+    log_axis(ax, "x", ticks=lt)
+    log_axis(ax, "y")
     ax.set_xlabel(r"$\lambda_k$")
     ax.set_ylabel(r"eigenvalue $g_k$")
-    ax.minorticks_off()
-    ax.set_xticks(lt)
-    ax.set_xticklabels([f"{v:g}" for v in lt])
     ax.set_title(f"(c) trained, d=5, n={N_TRAIN}: rel. Frobenius {results['rel']:.2%}\n"
                  f"loss {results['loss']:.4f}$\\pm${results['se']:.4f} vs "
                  f"$L^*$={results['loss_star']:.4f}", fontsize=10)

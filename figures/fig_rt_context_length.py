@@ -30,7 +30,7 @@ import math
 import sys
 
 from rmt_icl.reporting.figure import PairedFigure
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, ZERO_PREDICTOR, log_axis, reference_line
 
 STORE = "rt_context_length"
 ALPHAS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -64,11 +64,8 @@ def draw(results: dict):
     g = tab[tab["activation"] == next(iter(ACTIVATIONS))].sort_values("alpha")
     ax.errorbar(g["alpha"], g["icl_linear_mean"], yerr=g["icl_linear_se"], fmt="k--",
                 lw=1.2, label="linear transformer")
-    ax.axhline(float(g["q"].iloc[0]), color="0.5", ls=":", lw=1, label=r"$E y^2$")
-    ax.set_xscale("log")
-    ax.set_xticks(ALPHAS)
-    ax.set_xticklabels([f"{a:g}" for a in ALPHAS])
-    ax.minorticks_off()
+    reference_line(ax, float(g["q"].iloc[0]), ZERO_PREDICTOR)
+    log_axis(ax, "x", ticks=ALPHAS)
     ax.set_xlabel(r"context length $\alpha = \ell/d$")
     ax.set_ylabel(r"$e_{\mathrm{ICL}}$ (mean ± SE)")
     ax.set_title("RT vs Hermite model vs linear transformer; tanh target, "

@@ -30,7 +30,7 @@ import math
 import sys
 
 from rmt_icl.reporting.figure import PairedFigure
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, ZERO_PREDICTOR, log_axis, reference_line
 
 STORE = "rt_ridge"
 RIDGES = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -64,9 +64,9 @@ def draw(results: dict):
         g = sub[sub["activation"] == next(iter(ACTIVATIONS))].sort_values("ridge")
         ax.errorbar(g["ridge"], g["icl_linear_mean"], yerr=g["icl_linear_se"], fmt="k--",
                     lw=1.1, label="linear transformer")
-        ax.axhline(float(g["q"].iloc[0]), color="0.5", ls=":", lw=1, label=r"$E y^2$")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        reference_line(ax, float(g["q"].iloc[0]), ZERO_PREDICTOR)
+        log_axis(ax, "x")
+        log_axis(ax, "y")
         ax.set_xlabel(r"ridge $\bar\lambda$ (papers' $\lambda = \bar\lambda / n$)")
         ax.set_title(f"ψ = k/n = {psi:g}", fontsize=10)
     axes[0].set_ylabel(r"$e_{\mathrm{ICL}}$ (mean ± SE)")

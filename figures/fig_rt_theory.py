@@ -30,7 +30,7 @@ import numpy as np
 
 from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.studies import RESULTS_DIR, rt_theory_summary
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, ZERO_PREDICTOR, log_axis, reference_line
 from rmt_icl.theory import random_transformer_icl_error
 
 STORE = "rt_theory"
@@ -39,6 +39,8 @@ TARGETS = ("linear", "relu")
 TAUS = (0.5, 2.0)
 PSIS = (0.25, 0.5, 2.0, 4.0)
 FIXED = {"alpha": (2.0,), "ridge": (1e-2,)}
+#: legend label of the interpolation threshold k = n
+PEAK = r"$\psi = 1$ ($k = n$: interpolation)"
 QUICK = dict(d=24, runs=3, n_test=4096)
 FULL = dict(d=48, runs=4, n_test=16384)
 
@@ -85,21 +87,18 @@ def draw(results: dict):
                         & (tab["activation"] == act)].sort_values("width_ratio")
                 ax.errorbar(g["width_ratio"], g["mc"], yerr=g["se"], fmt=MARKERS[i],
                             color=col, mfc="white", label=act if (r, c) == (0, 0) else None)
-            q = tab[tab["target"] == tgt]["q"].iloc[0]
-            ax.axhline(q, color="0.5", ls=":", lw=1)
-            ax.axvline(1.0, color="0.5", ls=":", lw=1)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xticks(PSIS)
-            ax.set_xticklabels([f"{p:g}" for p in PSIS])
-            ax.minorticks_off()
+            reference_line(ax, tab[tab["target"] == tgt]["q"].iloc[0], ZERO_PREDICTOR)
+            reference_line(ax, 1.0, PEAK, axis="x")
+            log_axis(ax, "x", ticks=sorted({*PSIS, 1.0}))
+            log_axis(ax, "y")
             ax.set_title(f"{tgt} target, τ = {tau:g}", fontsize=10)
             if r == len(TARGETS) - 1:
                 ax.set_xlabel(r"width $\psi = k/n$")
             if c == 0:
                 ax.set_ylabel(r"$e_{\mathrm{ICL}}$")
     axes[0, 0].plot([], [], "-", color="0.3", label="theory (no simulation)")
-    axes[0, 0].legend(fontsize=7)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4,
+               fontsize=8)
     fig.suptitle(f"RT deterministic equivalent vs simulated RT (α=2, λ̄=1e-2, κ=∞, ρ=0.1)\n"
                  f"{results['sizes']}; max gap {results['max_gap_se']:.1f} SE, "
                  f"{100 * results['max_rel_gap']:.0f}% (finite d; shrinks with d)", fontsize=10)

@@ -10,9 +10,9 @@ scaling of the y^2 column.
 
 * markers: the RT, mean +- SE over runs;
 * lines: the degree-4 Hermite model (= degree 5 for relu) on the same prompts, F and noise;
-* dashed grey: the linear transformer at the same lambda_bar (lambda_LA = d t lambda_bar / n;
-  it has no width);
-* dotted vertical: k = n.
+* dashed, in each ridge's colour: the linear transformer at the same lambda_bar
+  (lambda_LA = d t lambda_bar / n; it has no width);
+* dashed grey vertical: k = n; dotted grey: E y^2 (the zero predictor).
 
 All widths and ridges share the prompts (common random numbers); log-scale error axis.
 
@@ -30,7 +30,7 @@ import math
 import sys
 
 from rmt_icl.reporting.figure import PairedFigure
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, ZERO_PREDICTOR, log_axis, reference_line
 
 STORE = "rt_width"
 PSIS = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.33, 2.0, 3.0)
@@ -69,16 +69,15 @@ def draw(results: dict):
         ax.plot(g["width_ratio"], g["icl_herm_mean"], "-", color=col, lw=1.3)
         ax.errorbar(g["width_ratio"], g["icl_rt_mean"], yerr=g["icl_rt_se"], fmt=MARKERS[i],
                     color=col, mfc="white", label=f"λ̄={lam:g}")
-        ax.axhline(float(g["icl_linear_mean"].mean()), color=col, ls="--", lw=0.8, alpha=0.7)
-    ax.axvline(1.0, color="0.5", ls=":", lw=1)
-    ax.axhline(float(tab["q"].iloc[0]), color="0.5", ls=":", lw=1)
+        # the linear transformer has no width: one level per ridge, across the sampled widths
+        ax.plot(g["width_ratio"].iloc[[0, -1]], [float(g["icl_linear_mean"].mean())] * 2,
+                color=col, ls="--", lw=0.8, alpha=0.7)
+    reference_line(ax, 1.0, r"$\psi = 1$ ($k = n$: interpolation)", axis="x")
+    reference_line(ax, float(tab["q"].iloc[0]), ZERO_PREDICTOR)
     ax.plot([], [], "-", color="0.3", label=f"Hermite p={DEGREE} (same F, prompts)")
     ax.plot([], [], "--", color="0.3", lw=0.8, label="linear transformer (same λ̄)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xticks(PSIS)
-    ax.set_xticklabels([f"{p:g}" for p in PSIS])
-    ax.minorticks_off()
+    log_axis(ax, "x", ticks=PSIS)
+    log_axis(ax, "y")
     ax.set_xlabel(r"width $\psi = k/n$")
     ax.set_ylabel(r"$e_{\mathrm{ICL}}$ (mean ± SE)")
     ax.set_title("RT double descent at k = n, damped by the ridge (relu σ, tanh target, "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmt_icl.reporting.style import MARKERS, PALETTE
+from rmt_icl.reporting.style import MARKERS, PALETTE, ZERO_PREDICTOR, log_axis, reference_line
 
 
 def degree_classes(result) -> dict[int, list[int]]:
@@ -76,13 +76,10 @@ def draw_gaps(result, axes=None):
                           f"({v['verdict']})")
         else:
             ax.plot([], [], mk, color=col, label=f"{label} ({v['verdict']})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_axis(ax, "x", ticks=d)
+    log_axis(ax, "y")
     if np.isfinite(floor) and floor > 0:
         ax.set_ylim(bottom=floor)
-    ax.set_xticks(d)
-    ax.set_xticklabels([f"{int(x)}" for x in d])
-    ax.minorticks_off()
     ax.set_xlabel("d")
     ax.set_ylabel(r"$|e_{\mathrm{Herm}(p)} - e_{\mathrm{RT}}|$ (paired)")
     ax.set_title(f"{result.p0['text']}\nopen markers: gap not resolved (Student-t, z = 2)",
@@ -99,12 +96,8 @@ def draw_gaps(result, axes=None):
     ax.errorbar(d, tab["e_linear"], yerr=tab["e_linear_se"], fmt="s:", color="0.45",
                 label="linear TF")
     if "q" in tab.columns:
-        ax.axhline(float(tab["q"].iloc[0]), color="0.6", lw=0.8, ls=":",
-                   label=r"$E y^2$ (zero predictor)")
-    ax.set_xscale("log")
-    ax.set_xticks(d)
-    ax.set_xticklabels([f"{int(x)}" for x in d])
-    ax.minorticks_off()
+        reference_line(ax, float(tab["q"].iloc[0]), ZERO_PREDICTOR, color="0.6", lw=0.8)
+    log_axis(ax, "x", ticks=d)
     ax.set_xlabel("d")
     ax.set_ylabel(r"$e_{\mathrm{ICL}}$ (mean ± SE over runs)")
     cfg = result.config

@@ -4,7 +4,10 @@ A figure script ``figures/fig_NAME.py`` holds only what is particular to its fig
 module-level names:
 
 ``__doc__``
-    What the figure shows, after which paper; its first paragraph is the ``--help`` line.
+    What the figure shows, after which paper; its first paragraph is the ``--help`` line and,
+    unless ``CAPTION`` is given, the figure's one-line caption in ``REPORT.md``.
+``CAPTION``, optional
+    The one-line caption, when the docstring's first paragraph is not one.
 ``QUICK``, ``FULL``
     Dicts of sizes: the quick sizes (``rmt-icl reproduce``'s default) and the papers' sizes
     (``--full``).
@@ -42,6 +45,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rmt_icl.experiments.equivalence import max_paired_gap_se
+from rmt_icl.reporting.gallery import caption
 from rmt_icl.reporting.studies import RESULTS_DIR, paired_summary
 from rmt_icl.reporting.style import apply_style, save_figure
 
@@ -154,8 +158,8 @@ class Figure:
             Exit status 0.
         """
         script = self.script
-        doc = (self.namespace.get("__doc__") or script.stem).strip().split("\n\n")[0]
-        parser = argparse.ArgumentParser(prog=script.name, description=" ".join(doc.split()))
+        parser = argparse.ArgumentParser(prog=script.name,
+                                         description=caption(self.namespace) or script.stem)
         parser.add_argument("--full", action="store_true", help=self.full_help)
         parser.add_argument("--out", default=str(script.parent),
                             help="output folder (default: the script's folder)")

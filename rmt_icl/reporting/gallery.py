@@ -15,6 +15,9 @@ command lines and the notebooks share the same code path (the scripts get it fro
     * ``"sizes"`` -- the simulation sizes used (e.g. ``"d=32, runs=5"``);
     * optionally ``"max_rel_gap"`` -- the largest ``|simulation - theory| / theory``.
 
+Each script's one-line caption (its ``CAPTION``, else the first paragraph of its docstring;
+:func:`caption`) goes into the report next to its numbers.
+
 ``draw(results) -> matplotlib.figure.Figure``
     Draws from the results only (no recomputation).
 
@@ -33,6 +36,7 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -43,6 +47,23 @@ from rmt_icl.reporting.style import apply_style, save_figure
 #: ``figures/`` of the source checkout next to the package (present in an editable install)
 CHECKOUT_FIGURES = Path(__file__).resolve().parents[2] / "figures"
 _HOW = "pass the folder of the fig_*.py scripts with --figures DIR (figures_dir= in Python)"
+
+
+def caption(namespace: Mapping) -> str:
+    """A figure script's one-line caption: its ``CAPTION``, else its docstring's first paragraph.
+
+    Parameters
+    ----------
+    namespace : mapping
+        The script's module-level names (``globals()`` or ``vars(module)``).
+
+    Returns
+    -------
+    str
+        The caption on one line (whitespace runs collapsed); empty if the script has neither.
+    """
+    text = namespace.get("CAPTION") or (namespace.get("__doc__") or "").strip().split("\n\n")[0]
+    return " ".join(str(text).split())
 
 
 def _has_scripts(folder: Path) -> bool:
@@ -113,6 +134,7 @@ def run_figure(name: str, path: Path, *, quick: bool, out: Path) -> dict:
     row = {"figure": name, "script": f"figures/{path.name}", "stem": path.stem}
     try:
         module = load_script(path)
+        row["caption"] = caption(vars(module))
         results = module.compute(quick=quick)
         fig = module.draw(results)
         files = save_figure(fig, out / path.stem)
@@ -138,7 +160,8 @@ def _cell(text) -> str:
 
 
 def write_report(rows: list[dict], path: Path, *, quick: bool) -> Path:
-    """Write ``REPORT.md``: one row per figure with the theory/simulation gap and sizes."""
+    """Write ``REPORT.md``: one row per figure with the theory/simulation gap, sizes and its
+    one-line caption."""
     lines = [
         "# Validation report",
         "",
@@ -147,8 +170,9 @@ def write_report(rows: list[dict], path: Path, *, quick: bool) -> Path:
         "standard error over independent runs, maximised over the plotted points; finite-size "
         "effects of order 1/d are expected at quick sizes (see each figure's caption).",
         "",
-        "| figure | comparison | max gap (SE) | max relative gap | sizes | run time (s) | status |",
-        "|---|---|---|---|---|---|---|",
+        "| figure | comparison | max gap (SE) | max relative gap | sizes | run time (s) | status "
+        "| caption |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         gap = r.get("max_gap_se")
@@ -157,7 +181,7 @@ def write_report(rows: list[dict], path: Path, *, quick: bool) -> Path:
         rel_s = "—" if rel is None else f"{100 * rel:.1f} %"
         status = r["status"] if r["status"] == "ok" else f"error: {r.get('error', '')}"
         cells = [_cell(r.get("comparison", "")), gap_s, rel_s, _cell(r.get("sizes", "")),
-                 f"{r['seconds']:.1f}", _cell(status)]
+                 f"{r['seconds']:.1f}", _cell(status), _cell(r.get("caption", ""))]
         lines.append(f"| [{r['figure']}]({r['stem']}.png) | " + " | ".join(cells) + " |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
@@ -176,8 +200,8 @@ def _merge_rows(out: Path, rows: list[dict]) -> list[dict]:
     names = {r["figure"] for r in rows}
     merged = [r for r in old if r.get("figure") not in names] + rows
     merged.sort(key=lambda r: r["figure"])
-    keep = ("figure", "script", "stem", "status", "comparison", "max_gap_se", "max_rel_gap",
-            "sizes", "seconds", "error")
+    keep = ("figure", "script", "stem", "status", "caption", "comparison", "max_gap_se",
+            "max_rel_gap", "sizes", "seconds", "error")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": [{k: r.get(k) for k in keep if k in r}
                                          for r in merged]}, indent=1))
