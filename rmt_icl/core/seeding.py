@@ -32,6 +32,8 @@ ROLES = {
     "hermite_noise_test": 6,
     "init": 7,
     "batches": 8,
+    "step_prompts": 9,
+    "step_init": 10,
 }
 
 

@@ -31,6 +31,11 @@ way through modules with one job each::
     test contexts, F, fits --rt_evaluation--> per-context errors per model
         --rt_results--> MultiModelResult (RunInfo, Timings, ModelResult per model)
 
+Data from several sources (:mod:`~rmt_icl.simulate.sources`: training mixture, stratified test
+sets, ``t`` under the mixture) and one gradient step on ``F`` before the fit
+(:mod:`~rmt_icl.simulate.gradient_step`, ``F_hat = F + eta G``) plug into the same pipeline
+(Demir & Dogan, NeurIPS 2025, arXiv:2510.25753); ``docs/companion_model.md``.
+
 :mod:`~rmt_icl.simulate.rt_resources` also holds the chunk sizes and the phase clock.
 ``simulate_point_rt``, ``simulate_point_hermite`` and ``simulate_point_linear`` are the sweep
 point functions (flat dicts, :meth:`MultiModelResult.flat`).
@@ -68,6 +73,9 @@ _EXPORTS = {
     "linear_attention_errors": "rmt_icl.simulate.linear_attention",
     "simulate_point": "rmt_icl.simulate.linear_attention",
     "linear_attention_test_error": "rmt_icl.simulate.test_error",
+    "DataModel": "rmt_icl.simulate.sources",
+    "parse_data_model": "rmt_icl.simulate.sources",
+    "first_layer_gradient": "rmt_icl.simulate.gradient_step",
 }
 
 __all__ = sorted(_EXPORTS)

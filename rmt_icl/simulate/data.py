@@ -72,14 +72,19 @@ class Prompts:
 
 
 def sample_tasks(rng: np.random.Generator, count: int, d: int, *,
-                 normalise: bool = True) -> np.ndarray:
-    """``count`` tasks ``w ~ N(0, I_d)``, rescaled to ``||w|| = sqrt(d)`` if ``normalise``.
+                 normalise: bool = True, spike: float = 0.0) -> np.ndarray:
+    """``count`` tasks ``w ~ N(0, I_d + spike e_1 e_1^T)``, rescaled to ``||w|| = sqrt(d)`` if
+    ``normalise``.
 
-    Returns an array of shape ``(count, d)``.
+    ``spike`` (>= 0) is the task-covariance spike ``theta_xi`` along the first axis
+    (:mod:`rmt_icl.simulate.sources`); 0 draws isotropic tasks. Returns an array of shape
+    ``(count, d)``.
     """
     count = check_int("count", count, minimum=1)
     d = check_int("d", d, minimum=1)
     w = rng.standard_normal((count, d))
+    if spike:
+        w[:, 0] *= math.sqrt(1.0 + float(check_nonnegative("spike", spike)))
     if normalise:
         w *= math.sqrt(d) / np.linalg.norm(w, axis=1, keepdims=True)
     return w
@@ -229,15 +234,15 @@ def sample_prompts(rng: np.random.Generator, m: int, d: int, ell: int, target, r
 
 
 def sample_training_prompts(seed: np.random.SeedSequence, sizes: Sizes, target, rho: float, *,
-                            y2_scale: float = 1.0, task_order: str = "cycle"
-                            ) -> tuple[Prompts, np.ndarray | None]:
+                            y2_scale: float = 1.0, task_order: str = "cycle",
+                            role: str = "train") -> tuple[Prompts, np.ndarray | None]:
     """The ``n`` pretraining prompts of one run and the task pool they are drawn from.
 
     Finite ``kappa``: a pool of ``K`` normalised tasks (stream ``"tasks"``), each used exactly
     ``reuse`` times (the protocol of Lu et al. 2024), so ``n = reuse K``. ``kappa = inf``: a
-    fresh task per prompt and no pool. The prompts come from stream ``"train"``. Every
-    simulator of the toolkit draws its training prompts here, so for one seed they all see the
-    same prompts.
+    fresh task per prompt and no pool. The prompts come from stream ``role`` (``"train"``).
+    Every simulator of the toolkit draws its training prompts here, so for one seed they all
+    see the same prompts.
 
     Parameters
     ----------
@@ -256,6 +261,11 @@ def sample_training_prompts(seed: np.random.SeedSequence, sizes: Sizes, target, 
         task ``i mod K``; ``"blocks"`` gives it ``i // reuse`` (each task's prompts
         consecutive). Both use every task ``reuse`` times; for one seed they give different
         prompts.
+    role : str
+        The stream of the prompts (:data:`rmt_icl.core.seeding.ROLES`): ``"train"``, or
+        ``"step_prompts"`` for the prompts of the gradient step on ``F``
+        (:mod:`rmt_icl.simulate.gradient_step`), drawn like the training prompts, from the same
+        task pool, independently of them.
 
     Returns
     -------
@@ -277,6 +287,6 @@ def sample_training_prompts(seed: np.random.SeedSequence, sizes: Sizes, target, 
         order = np.arange(sizes.K)
         task = (np.tile(order, sizes.reuse) if task_order == "cycle"
                 else np.repeat(order, sizes.reuse))
-    prompts = sample_prompts(stream(seed, "train"), sizes.n, sizes.d, sizes.ell, target, rho,
+    prompts = sample_prompts(stream(seed, role), sizes.n, sizes.d, sizes.ell, target, rho,
                              pool=pool, task=task, y2_scale=y2_scale)
     return prompts, pool

@@ -56,6 +56,14 @@ per-context test errors (:mod:`~rmt_icl.simulate.rt_evaluation`) -> a
 With ``device="gpu"`` (:mod:`~rmt_icl.simulate.device`) the memory plan, ``F``, the fits and the
 random-features test errors come from the array path (:mod:`~rmt_icl.simulate.xp_engine`); the
 parameters, prompts, ``t`` and results are shared with the CPU path.
+
+Data sources and one gradient step on ``F`` (Demir & Dogan, NeurIPS 2025, arXiv:2510.25753)
+-------------------------------------------------------------------------------------------
+``sources`` (or the flat two-source keys) draw the prompts from several sources
+(:mod:`~rmt_icl.simulate.sources`: training mixture, stratified test set, per-source errors
+``icl_source<s>``, ``t`` under the training mixture); ``step_size > 0`` replaces ``F`` by
+``F_hat = F + eta G`` (:mod:`~rmt_icl.simulate.gradient_step`) for every random-features
+model of the run. Neither is on the GPU path yet (a ``ValueError``).
 """
 
 from __future__ import annotations
@@ -66,15 +74,23 @@ from functools import partial
 
 import numpy as np
 
-from rmt_icl.core.seeding import run_seed
+from rmt_icl.core.seeding import run_seed, stream
 from rmt_icl.simulate import xp_engine, xp_linear
 from rmt_icl.simulate.data import sample_training_prompts
 from rmt_icl.simulate.device import resolve_device
-from rmt_icl.simulate.normalisation import ridge_la_from_bar, ridge_paper, t_analytic, t_estimate
+from rmt_icl.simulate.gradient_step import gradient_step, step_eta
+from rmt_icl.simulate.normalisation import ridge_la_from_bar, ridge_paper, t_estimate
 from rmt_icl.simulate.rt_evaluation import contexts_per_set, evaluate, sample_test_sets
 from rmt_icl.simulate.rt_feature_maps import FeatureMap, feature_maps
+from rmt_icl.simulate.rt_features import sample_first_layer
 from rmt_icl.simulate.rt_fit import fit_linear_transformer, fit_random_features
-from rmt_icl.simulate.rt_params import POINT_DEFAULTS, check_degree, parse_models, parse_rt_params
+from rmt_icl.simulate.rt_params import (
+    COMPANION_DEFAULTS,
+    POINT_DEFAULTS,
+    check_degree,
+    parse_models,
+    parse_rt_params,
+)
 from rmt_icl.simulate.rt_resources import PhaseClock, memory_plan
 from rmt_icl.simulate.rt_results import (
     ModelResult,
@@ -83,8 +99,15 @@ from rmt_icl.simulate.rt_results import (
     Timings,
     model_results,
 )
+from rmt_icl.simulate.sources import (
+    contexts_per_source,
+    evaluation_q,
+    mixture_t,
+    sample_mixture_prompts,
+)
 
 __all__ = [
+    "COMPANION_DEFAULTS",
     "POINT_DEFAULTS",
     "FeatureMap",
     "ModelResult",
@@ -100,12 +123,33 @@ __all__ = [
 ]
 
 
-def _normalisation(opts: dict, sizes, train, rho: float) -> tuple[float, float]:
-    """``t`` of ``F``'s rows and its standard error (NaN when analytic)."""
+def _normalisation(opts: dict, sizes, train) -> tuple[float, float]:
+    """``t`` of ``F``'s rows under the training mixture and its standard error (NaN when
+    analytic)."""
     if opts["normalisation"] == "analytic":
-        return t_analytic(sizes.d, sizes.ell, opts["target"], rho,
-                          y2_scale=opts["y2_scale"]), math.nan
+        return mixture_t(sizes.d, sizes.ell, opts["data"], opts["y2_scale"]), math.nan
     return t_estimate(train.xq, train.h)
+
+
+def _prompts(seed, sizes, data, y2_scale: float, role: str = "train"):
+    """The ``n`` prompts of stream ``role`` and the task pool: today's sampler
+    (:func:`~rmt_icl.simulate.data.sample_training_prompts`, finite ``kappa`` included) for
+    one isotropic source, else the sources' mixture (fresh tasks, no pool)."""
+    if data.legacy:
+        src = data.sources[0]
+        return sample_training_prompts(seed, sizes, src.target, src.rho, y2_scale=y2_scale,
+                                       role=role)
+    return sample_mixture_prompts(stream(seed, role), sizes.n, sizes.d, sizes.ell, data,
+                                  y2_scale), None
+
+
+def _stepped_first_layer(opts: dict, seed, sizes, t_norm: float, clock):
+    """``F_hat = F + eta G`` on the step prompts (:mod:`~rmt_icl.simulate.gradient_step`), the
+    step prompts drawn like the training prompts from stream ``step_prompts``."""
+    F = sample_first_layer(stream(seed, "features"), sizes.k, sizes.D, t_norm)
+    step, _ = _prompts(seed, sizes, opts["data"], opts["y2_scale"], role="step_prompts")
+    return gradient_step(F, seed, step, step_eta(opts["step_size"], sizes.d),
+                         opts["activation"], chunk=opts["chunk"], clock=clock)
 
 
 def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"), *,
@@ -157,13 +201,19 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"),
                          if isinstance(params, dict) else 4)
     rf_names = [m for m in names if m != "linear"]
     path, sizes, opts = parse_rt_params(params, need_width=bool(rf_names))
+    data, step = opts["data"], opts["step_size"] > 0 and bool(rf_names)
+    if dev is not None and (data.explicit or opts["step_size"] > 0):
+        raise ValueError("sources/step_size are not supported on the GPU path yet; run them "
+                         "with device='cpu'")
     maps = feature_maps(rf_names, opts["activation"]) if rf_names else []
     target, rho, ridge, y2 = opts["target"], path.rho, path.ridge, opts["y2_scale"]
     Q = opts["test_queries"]
     n_ctx = contexts_per_set(opts["n_test"], Q)
+    if not data.legacy:
+        n_ctx = contexts_per_source(n_ctx, data.S) * data.S
     if dev is None:
         _, group = memory_plan(sizes, len(maps), "linear" in names, n_ctx, Q, ridge,
-                               opts["chunk"], opts["memory_budget"])
+                               opts["chunk"], opts["memory_budget"], step=step)
         clock = PhaseClock()
     else:
         plan = xp_engine.plan_run(dev, sizes, maps, "linear" in names, n_ctx, Q, ridge,
@@ -171,14 +221,20 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"),
         clock = xp_engine.DeviceClock(dev.xp)
 
     t0 = time.perf_counter()
-    train, pool = sample_training_prompts(seed, sizes, target, rho, y2_scale=y2)
-    tests = sample_test_sets(seed, n_ctx, Q, sizes, target, rho, y2, pool=pool)
+    train, pool = _prompts(seed, sizes, data, y2)
+    tests = sample_test_sets(seed, contexts_per_set(opts["n_test"], Q), Q, sizes, target, rho,
+                             y2, pool=pool, model=data)
     t_sample = time.perf_counter() - t0
-    t_norm, t_se = _normalisation(opts, sizes, train, rho)
+    t_norm, t_se = _normalisation(opts, sizes, train)
 
     if dev is None:
+        t0 = time.perf_counter()
+        F = _stepped_first_layer(opts, seed, sizes, t_norm, clock) if step else None
+        t_step = time.perf_counter() - t0
         rf = fit_random_features(maps, seed, train, sizes, t_norm, ridge, group, opts["chunk"],
-                                 clock)
+                                 clock, F=F)
+        if step:
+            rf.t_first_layer = t_step
     else:
         rf = xp_engine.fit_random_features(dev, plan, maps, seed, train, sizes, t_norm, ridge,
                                            clock)
@@ -191,7 +247,7 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"),
                partial(xp_linear.fit_linear_attention, dev, rows=plan.la_rows,
                        budget=params.get("memory_budget")))
         linear = fit_linear_transformer(train, ridge_la, target=target, ell=sizes.ell, rho=rho,
-                                        pool=pool, y2_scale=y2, fit=fit)
+                                        pool=pool, y2_scale=y2, fit=fit, exact=data.legacy)
         rf.train_mse["linear"] = linear.train_mse
     del train
 
@@ -212,9 +268,11 @@ def simulate_models(params: dict, seed, models=("rt", "hermite:1..6", "linear"),
         ridge_paper=ridge_paper(ridge, sizes.n), ridge_la=float(ridge_la), rho=rho,
         activation=(getattr(maps[0].activation, "name", str(opts["activation"])) if maps
                     else None),
-        target=target.name, n_test=n_ctx * Q, test_queries=Q, solver=rf.solver,
-        q=target.label_moments(rho)["q"])
-    results = model_results(names, maps, errs, rf.train_mse, run.activation, linear)
+        target=data.target_name, n_test=n_ctx * Q, test_queries=Q, solver=rf.solver,
+        q=evaluation_q(sizes.d, data), n_sources=data.S,
+        eta=step_eta(opts["step_size"], sizes.d) if step else 0.0, isotropic_data=data.legacy)
+    results = model_results(names, maps, errs, rf.train_mse, run.activation, linear,
+                            source=tests["icl"].source)
     timings = Timings(sample=t_sample, first_layer=rf.t_first_layer, train=rf.t_train,
                       solve=rf.t_solve + (linear.seconds if linear is not None else 0.0),
                       test=t_test, total=time.perf_counter() - t_start, phases=dict(clock.t))

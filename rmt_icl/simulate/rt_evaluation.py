@@ -18,6 +18,11 @@ a fraction of the cost. The Hermite models draw fresh noise on test (stream
 mean over contexts is the run's error and its standard error the clustered test-sampling SE.
 For ``kappa = inf`` there is no pool and IDG = ICL by definition (the pretraining task law
 *is* the ICL law).
+
+With several data sources (:mod:`~rmt_icl.simulate.sources`) the ICL test set is stratified:
+``ceil(n_ctx / S)`` contexts of each source, in source order (:attr:`EvaluationSet.source`),
+all from stream ``test``; the mean over contexts is then the error averaged uniformly over
+sources, and each source's mean its per-source error.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ from rmt_icl.simulate.paths import Sizes
 from rmt_icl.simulate.rt_feature_maps import apply_feature_map
 from rmt_icl.simulate.rt_features import NoiseField, shared_context_preactivations
 from rmt_icl.simulate.rt_resources import PhaseClock, chunk_bytes, contexts_per_chunk
+from rmt_icl.simulate.sources import DataModel, contexts_per_source, source_block
 
-__all__ = ["EvaluationSet", "context_errors", "contexts_per_set", "evaluate", "sample_test_set",
-           "sample_test_sets"]
+__all__ = ["EvaluationSet", "context_errors", "contexts_per_set", "evaluate",
+           "sample_source_test_set", "sample_test_set", "sample_test_sets"]
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,14 @@ class EvaluationSet:
         Queries.
     y : ndarray, shape (n_ctx, Q)
         Query labels (noise included).
+    source : ndarray of int, shape (n_ctx,), or None
+        The source of each context (None: one source).
     """
 
     h: np.ndarray
     xq: np.ndarray
     y: np.ndarray
+    source: np.ndarray | None = None
 
 
 def contexts_per_set(n_test: int, Q: int) -> int:
@@ -74,10 +83,32 @@ def sample_test_set(rng: np.random.Generator, n_ctx: int, Q: int, sizes: Sizes, 
     return EvaluationSet(h, xq.reshape(n_ctx, Q, d), y.reshape(n_ctx, Q))
 
 
+def sample_source_test_set(rng: np.random.Generator, n_ctx: int, Q: int, sizes: Sizes,
+                           model: DataModel, y2_scale: float) -> EvaluationSet:
+    """:func:`~rmt_icl.simulate.sources.contexts_per_source` contexts of ``Q`` queries from
+    each source in turn (fresh tasks), with their source labels."""
+    c = contexts_per_source(n_ctx, model.S)
+    parts = [source_block(rng, c, Q, sizes.d, sizes.ell, src, y2_scale)
+             for src in model.sources]
+    n_all = c * model.S
+    return EvaluationSet(np.concatenate([p[0] for p in parts]),
+                         np.concatenate([p[1] for p in parts]).reshape(n_all, Q, sizes.d),
+                         np.concatenate([p[2] for p in parts]).reshape(n_all, Q),
+                         np.repeat(np.arange(model.S), c))
+
+
 def sample_test_sets(seed, n_ctx: int, Q: int, sizes: Sizes, target, rho: float,
-                     y2_scale: float, pool=None) -> dict:
+                     y2_scale: float, pool=None, model: DataModel | None = None) -> dict:
     """The run's test sets: ``{"icl": ...}`` (stream ``test``) and, with a pool, ``"idg"``
-    (stream ``test_idg``)."""
+    (stream ``test_idg``).
+
+    ``model`` (:class:`~rmt_icl.simulate.sources.DataModel`), unless None or one isotropic
+    source, gives the stratified ICL set of :func:`sample_source_test_set` (``target`` and
+    ``rho`` are then the sources').
+    """
+    if model is not None and not model.legacy:
+        return {"icl": sample_source_test_set(stream(seed, "test"), n_ctx, Q, sizes, model,
+                                              y2_scale)}
     tests = {"icl": sample_test_set(stream(seed, "test"), n_ctx, Q, sizes, target, rho,
                                     y2_scale)}
     if pool is not None:

@@ -180,7 +180,7 @@ class RandomFeaturesFit:
 
 def fit_random_features(maps: list[FeatureMap], seed, train: Prompts, sizes: Sizes,
                         t_norm: float, ridge: float, group: int, chunk,
-                        clock: PhaseClock) -> RandomFeaturesFit:
+                        clock: PhaseClock, *, F: np.ndarray | None = None) -> RandomFeaturesFit:
     """Draw ``F`` (stream ``features``) and fit every map, ``group`` maps per training pass.
 
     Parameters
@@ -202,13 +202,16 @@ def fit_random_features(maps: list[FeatureMap], seed, train: Prompts, sizes: Siz
     chunk : int or None
         The run's ``chunk`` parameter.
     clock : PhaseClock
+    F : ndarray, shape (k, D), optional
+        The first layer to use instead of drawing one (``F_hat`` after a gradient step,
+        :mod:`~rmt_icl.simulate.gradient_step`); its time is the caller's to report.
     """
     out = RandomFeaturesFit()
     if not maps:
         return out
     t0 = time.perf_counter()
     k = sizes.k
-    out.F = sample_first_layer(stream(seed, "features"), k, sizes.D, t_norm)
+    out.F = sample_first_layer(stream(seed, "features"), k, sizes.D, t_norm) if F is None else F
     out.t_first_layer = time.perf_counter() - t0
     base = stream(seed, "hermite_noise_train").bit_generator.seed_seq
     # phi = s / sqrt(k): (Phi^T Phi + lambda_bar I) a = Phi^T y  <=>
@@ -251,19 +254,20 @@ class LinearFit:
 
 
 def fit_linear_transformer(train: Prompts, ridge_la: float, *, target, ell: int, rho: float,
-                           pool, y2_scale: float, fit=None) -> LinearFit:
+                           pool, y2_scale: float, fit=None, exact: bool = True) -> LinearFit:
     """Fit ``Gamma`` at ``ridge_la`` (Lu's units) and, for a linear target, its exact errors.
 
     ``target`` is a :class:`~rmt_icl.core.targets.Target`; ``pool`` the task pool (None for
     fresh tasks), for the exact IDG error; ``fit(train, ridge_la)``, if given, returns ``Gamma``
     on the host instead of :func:`~rmt_icl.simulate.linear_attention.fit_linear_attention`
-    (the array path passes its device fit).
+    (the array path passes its device fit). ``exact=False`` skips the exact errors (NaN): they
+    hold for the isotropic index model only, not for several or spiked sources.
     """
     t0 = time.perf_counter()
     gamma = (fit or fit_linear_attention)(train, ridge_la)
     res = train.y - predict_linear_attention(gamma, train)
     train_mse = float(res @ res) / len(train)
     icl = idg = math.nan
-    if target.is_linear:
+    if exact and target.is_linear:
         icl, idg = linear_attention_errors(gamma, ell, rho, pool, y2_scale=y2_scale)
     return LinearFit(gamma, train_mse, float(icl), float(idg), time.perf_counter() - t0)

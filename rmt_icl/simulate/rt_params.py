@@ -5,6 +5,16 @@
   :class:`~rmt_icl.simulate.paths.ScalingPath`, the sizes at ``d`` and the resolved options;
 * :func:`parse_models` turns model names such as ``"rt, hermite:1..4, linear"`` into the
   canonical list ``["rt", "hermite:1", ..., "hermite:4", "linear"]``.
+
+Data sources and the gradient step (Demir & Dogan, NeurIPS 2025, arXiv:2510.25753)
+-----------------------------------------------------------------------------------
+``sources`` (a list of dicts, :mod:`~rmt_icl.simulate.sources`) or the flat, sweepable keys of
+the two-source model -- ``mixture`` (``P(s = 1)``), ``input_spike`` and ``task_spike`` (of
+source 1), ``noise0`` and ``noise1`` (standard deviations) -- set the data sources; absent,
+one isotropic source with the point's ``target`` and ``rho`` (today's data). ``step_size``
+(>= 0, ``eta = step_size d^2``, :mod:`~rmt_icl.simulate.gradient_step`) takes one gradient
+step on ``F`` before the fit. Each new key's default means "absent", so existing points keep
+their numbers and their keys.
 """
 
 from __future__ import annotations
@@ -15,18 +25,23 @@ import re
 from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
 from rmt_icl.core.targets import get_target
 from rmt_icl.hermite import MAX_DEGREE, activation_names
+from rmt_icl.simulate.gradient_step import check_step_size
 from rmt_icl.simulate.paths import ScalingPath, Sizes, parse_kappa
 from rmt_icl.simulate.rt_resources import memory_budget
+from rmt_icl.simulate.sources import FLAT_DEFAULTS, parse_data_model
 
-__all__ = ["FOREIGN_PARAMS", "NORMALISATIONS", "POINT_DEFAULTS", "check_degree", "parse_models",
-           "parse_rt_params", "parse_y2_scale"]
+__all__ = ["COMPANION_DEFAULTS", "FOREIGN_PARAMS", "NORMALISATIONS", "POINT_DEFAULTS",
+           "check_degree", "parse_models", "parse_rt_params", "parse_y2_scale"]
 
+#: the keys of the data sources and the gradient step, at their defaults (each meaning
+#: "absent"; registered with the sweep models so that points without them keep their keys)
+COMPANION_DEFAULTS = {"sources": None, **FLAT_DEFAULTS, "step_size": 0.0}
 #: optional parameters of the point functions and their defaults
 POINT_DEFAULTS = {
     "kappa": math.inf, "rho": 0.0, "ridge": 0.0, "width_ratio": None, "width_d2": None,
     "activation": "relu", "target": "linear", "degree": 4, "y2_scale": 1.0, "n_test": None,
     "test_queries": 8, "normalisation": "analytic", "ridge_la": None, "memory_budget": None,
-    "chunk": None,
+    "chunk": None, **COMPANION_DEFAULTS,
 }
 #: keys of other models that may share a sweep grid; accepted and ignored
 FOREIGN_PARAMS = frozenset({"method", "label", "model"})
@@ -68,7 +83,9 @@ def parse_rt_params(params: dict, *, need_width: bool = True) -> tuple[ScalingPa
         (queries per test context, >= 1), ``normalisation`` (``"analytic"`` or
         ``"estimate"``), ``ridge_la`` (linear transformer ridge in Lu's units; default
         ``d t ridge / n``), ``memory_budget`` (bytes), ``chunk`` (rows per chunk of the
-        feature passes).
+        feature passes); ``sources`` or ``mixture``, ``input_spike``, ``task_spike``,
+        ``noise0``, ``noise1`` (data sources, :func:`~rmt_icl.simulate.sources.parse_data_model`)
+        and ``step_size`` (gradient step on ``F``, >= 0).
     need_width : bool
         Require a width (False for the linear transformer alone).
 
@@ -79,7 +96,8 @@ def parse_rt_params(params: dict, *, need_width: bool = True) -> tuple[ScalingPa
     opts : dict
         The options of :data:`POINT_DEFAULTS`, resolved: ``target`` a
         :class:`~rmt_icl.core.targets.Target`, ``y2_scale`` a float, ``n_test`` an int,
-        ``memory_budget`` in bytes.
+        ``memory_budget`` in bytes, ``step_size`` a float; plus ``data``, the
+        :class:`~rmt_icl.simulate.sources.DataModel`.
 
     Raises
     ------
@@ -119,6 +137,9 @@ def parse_rt_params(params: dict, *, need_width: bool = True) -> tuple[ScalingPa
     if opts["chunk"] is not None:
         opts["chunk"] = check_int("chunk", opts["chunk"], minimum=1)
     opts["memory_budget"] = memory_budget(opts["memory_budget"])
+    opts["step_size"] = check_step_size(opts["step_size"])
+    opts["data"] = parse_data_model(opts, target=opts["target"], rho=path.rho,
+                                    kappa=path.kappa)
     return path, sizes, opts
 
 

@@ -8,7 +8,9 @@ large is allocated, with the itemised need in the message. :func:`memory_plan` i
 run: ``F`` (``8 k D`` bytes), one packed Gram (``4 min(n,k)^2`` bytes, LAPACK's rectangular
 full packed format) per model fitted in the same pass, and chunk buffers (about ``F``'s size
 / 16 each, :func:`chunk_bytes`). Models are fitted in groups when their Grams do not fit the
-budget together.
+budget together. A gradient step on ``F`` (:mod:`~rmt_icl.simulate.gradient_step`) is checked
+as its own phase, before the fit: the prompts, ``F``, the step prompts, the ``k x D`` gradient
+buffer and its chunk buffers.
 
 Chunk sizes
 -----------
@@ -53,6 +55,7 @@ __all__ = [
     "physical_memory_bytes",
     "primal_rows",
     "contexts_per_chunk",
+    "step_memory",
 ]
 
 #: largest target size in bytes of a chunk buffer (pre-activations, features, noise, vec H);
@@ -162,7 +165,7 @@ def contexts_per_chunk(k: int, D: int, Q: int, chunk: int | None = None) -> int:
 
 
 def memory_plan(sizes: Sizes, n_rf: int, linear: bool, n_ctx: int, Q: int, ridge: float,
-                chunk: int | None, budget: int) -> tuple[dict, int]:
+                chunk: int | None, budget: int, *, step: bool = False) -> tuple[dict, int]:
     """Itemised bytes of a run and the number of Grams fitted per training pass.
 
     Parameters
@@ -181,18 +184,21 @@ def memory_plan(sizes: Sizes, n_rf: int, linear: bool, n_ctx: int, Q: int, ridge
         The run's ``chunk`` parameter.
     budget : int
         Memory budget in bytes.
+    step : bool
+        Whether ``F`` takes a gradient step before the fit (checked as a phase of its own:
+        :func:`step_memory`).
 
     Returns
     -------
     items : dict
-        Name -> bytes.
+        Name -> bytes (of the fit and evaluation phase).
     group : int
         Models fitted per training pass (>= 1).
 
     Raises
     ------
     rmt_icl.core.errors.MemoryBudgetError
-        Even one model at a time does not fit the budget.
+        Even one model at a time does not fit the budget, or the gradient step does not.
     """
     d, n, D = sizes.d, sizes.n, sizes.D
     k = sizes.k or 0
@@ -221,8 +227,27 @@ def memory_plan(sizes: Sizes, n_rf: int, linear: bool, n_ctx: int, Q: int, ridge
             gram * max(1, group)
     what = (f"the random-transformer run at d={d}, n={n}, k={k}, D={D}"
             if n_rf else f"the linear-transformer run at d={d}, n={n}, D={D}")
+    if step and n_rf:
+        check_memory(step_memory(sizes, items["prompts"], chunk), budget,
+                     f"the gradient step on F at d={d}, n={n}, k={k}, D={D}")
     check_memory(items, budget, what)
     return items, max(1, group)
+
+
+def step_memory(sizes: Sizes, prompts: int, chunk: int | None) -> dict:
+    """Itemised bytes of the gradient step on ``F``, a phase before the fit.
+
+    ``prompts`` is the bytes of the training prompts and test sets (alive during the step);
+    the step adds its ``n`` prompts, the ``k x D`` gradient buffer next to ``F``, and chunk
+    buffers of ``vec H``, the pre-activations and two ``rows x k`` temporaries
+    (:func:`rmt_icl.simulate.gradient_step.first_layer_gradient`).
+    """
+    d, n, D, k = sizes.d, sizes.n, sizes.D, sizes.k
+    f8 = 8
+    rows = primal_rows(k, D, chunk)
+    return {"prompts": prompts, "step prompts": f8 * n * (2 * d + 2), "F": f8 * k * D,
+            "gradient buffer (k x D)": f8 * k * D,
+            "step chunk buffers": f8 * rows * (D + 3 * k)}
 
 
 # ----------------------------------------------------------------------------- time
@@ -241,7 +266,7 @@ class PhaseClock:
         Phase -> seconds, for the phases in :attr:`PHASES`.
     """
 
-    PHASES = ("features", "test_features", "noise", "maps", "gram", "solve", "predict")
+    PHASES = ("features", "test_features", "noise", "maps", "gram", "solve", "predict", "step")
 
     def __init__(self):
         self.t = dict.fromkeys(self.PHASES, 0.0)

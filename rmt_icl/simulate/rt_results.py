@@ -5,12 +5,16 @@
 design), the run's :class:`Timings` and one :class:`ModelResult` per model, in the requested
 order. :meth:`MultiModelResult.flat` gives one model's flat dict of JSON-able scalars, the
 sweep point functions' contract.
+
+With several data sources (:mod:`~rmt_icl.simulate.sources`) the test set is stratified by
+source: each model's ``icl`` (= ``idg``, fresh tasks) is the uniform average of its per-source
+errors ``icl_source<s>``, and its SE the stratified one, ``sqrt(sum_s SE_s^2) / S``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -40,18 +44,26 @@ class RunInfo:
         ``lambda_bar``, the papers' ``lambda_bar / n`` and the linear transformer's ridge in
         Lu's units.
     rho : float
-        Label-noise variance.
+        The point's label-noise variance (sources may set their own, ``noise^2``).
     activation : str or None
         The activation of the run's first random-features model (the point's ``activation``
         unless that model is ``rt:NAME``); None without random-features models.
     target : str
-        Target name.
+        Target name (with several sources: their targets, comma-separated, each once).
     n_test, test_queries : int
-        Test queries per test set and queries per test context.
+        Test queries per test set (all sources together) and queries per test context.
     solver : str or None
         ``"primal"`` (``k <= n``), ``"dual"``, or None without random-features models.
     q : float
-        ``E y^2``, the error of the zero predictor.
+        ``E y^2``, the error of the zero predictor (under the evaluation law: sources uniform).
+    n_sources : int
+        Number of data sources (:mod:`~rmt_icl.simulate.sources`).
+    eta : float
+        The learning rate of the gradient step on ``F`` (``step_size d^2``; 0: no step).
+    isotropic_data : bool
+        Whether the prompts are the toolkit's isotropic index model (one isotropic source, as
+        without ``sources``); the random transformer's deterministic equivalent assumes it
+        and ``eta = 0``.
     """
 
     d: int
@@ -79,6 +91,9 @@ class RunInfo:
     test_queries: int
     solver: str | None
     q: float
+    n_sources: int = 1
+    eta: float = 0.0
+    isotropic_data: bool = True
 
     def as_dict(self) -> dict:
         """The fields as a flat dict, in declaration order."""
@@ -145,6 +160,10 @@ class ModelResult:
     icl_exact, idg_exact : float or None
         The linear transformer's exact errors for a linear target (NaN for other targets;
         None for other models).
+    per_source : dict
+        With several sources: ``icl_source<s>``, ``icl_source<s>_se_test`` and, when paired,
+        ``icl_source<s>_minus_rt`` and its ``_se_test``, for each source ``s`` (empty
+        otherwise).
     """
 
     model: str
@@ -162,6 +181,7 @@ class ModelResult:
     idg_minus_rt_se_test: float | None = None
     icl_exact: float | None = None
     idg_exact: float | None = None
+    per_source: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -218,6 +238,7 @@ class MultiModelResult:
         out["c_star"] = m.c_star
         if m.icl_exact is not None:
             out["icl_exact"], out["idg_exact"] = m.icl_exact, m.idg_exact
+        out.update(m.per_source)
         return out
 
     def as_dict(self) -> dict:
@@ -238,8 +259,24 @@ def _context_mean_se(errors: np.ndarray, reference: np.ndarray | None = None):
     return float(np.mean(x)), math.nan
 
 
+def _stratified_mean_se(errors: np.ndarray, reference, source: np.ndarray, out: dict,
+                        key: str):
+    """Per-source mean ± SE (into ``out[key.format(s)]``) and their uniform average with the
+    stratified SE ``sqrt(sum_s SE_s^2) / S``."""
+    means, ses = [], []
+    for s in range(int(source.max()) + 1):
+        sel = source == s
+        m, se = _context_mean_se(errors[sel], None if reference is None else reference[sel])
+        out[key.format(s)], out[key.format(s) + "_se_test"] = m, se
+        means.append(m)
+        ses.append(se)
+    S = len(means)
+    return math.fsum(means) / S, math.sqrt(math.fsum(se * se for se in ses)) / S
+
+
 def model_results(names: list[str], maps: list, errs: dict, train_mse: dict,
-                  run_activation: str | None, linear=None) -> dict:
+                  run_activation: str | None, linear=None, *,
+                  source: np.ndarray | None = None) -> dict:
     """One :class:`ModelResult` per model name.
 
     Parameters
@@ -257,18 +294,32 @@ def model_results(names: list[str], maps: list, errs: dict, train_mse: dict,
         :attr:`RunInfo.activation`.
     linear : rmt_icl.simulate.rt_fit.LinearFit, optional
         The linear transformer's fit (for its exact errors).
+    source : ndarray of int, optional
+        The source of each test context (several sources; the test sets are then the ICL
+        set, IDG = ICL): per-source errors and the stratified average.
     """
     by_name = {fm.name: fm for fm in maps}
     paired = "rt" in names
+    stratified = source is not None and int(source.max()) > 0
+
+    def summary(errors, reference, key, per_source):
+        if stratified:
+            return _stratified_mean_se(errors, reference, source, per_source, key)
+        return _context_mean_se(errors, reference)
+
     out = {}
     for name in names:
         kw = {}
+        per_source: dict = {}
         for label in ("icl", "idg"):
             e = errs[label]
-            kw[label], kw[f"{label}_se_test"] = _context_mean_se(e[name])
+            kw[label], kw[f"{label}_se_test"] = summary(e[name], None, "icl_source{}",
+                                                        per_source)
             if paired and name != "rt":
-                kw[f"{label}_minus_rt"], kw[f"{label}_minus_rt_se_test"] = _context_mean_se(
-                    e[name], e["rt"])
+                kw[f"{label}_minus_rt"], kw[f"{label}_minus_rt_se_test"] = summary(
+                    e[name], e["rt"], "icl_source{}_minus_rt", per_source)
+        if per_source:
+            kw["per_source"] = per_source
         fm = by_name.get(name)
         activation = run_activation
         if fm is not None and name.startswith("rt:"):
