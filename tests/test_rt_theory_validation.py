@@ -1,4 +1,4 @@
-"""The acceptance-grid machinery of issue 6 (rmt_icl.experiments.rt_theory) on a tiny grid."""
+"""The validation-grid machinery (rmt_icl.experiments.rt_theory) on a tiny grid."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rmt_icl.core.seeding import run_seed
 from rmt_icl.experiments.rt_theory import (
     ACCEPTANCE_GRID,
     MODEL,
@@ -18,7 +19,6 @@ from rmt_icl.experiments.rt_theory import (
     summarise,
     theory_point,
 )
-from rmt_icl.core.seeding import run_seed
 from rmt_icl.sweep import sweep
 from rmt_icl.theory import random_transformer_icl_error
 

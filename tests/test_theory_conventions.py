@@ -136,5 +136,28 @@ def test_array_input_gives_arrays_of_the_broadcast_shape(name):
         assert isinstance(value, np.ndarray) and value.shape == shape, (name, np.shape(value))
 
 
+#: the same convention for the optional forms of the model arguments: a nonlinear target of
+#: linear attention, a callable activation of the random transformer, and ridge = 0 (the
+#: ridgeless limit) -> (positional model arguments, scalar keywords, array keywords)
+VARIANTS = {
+    "linear_attention_icl_error": (("relu",), dict(POINT_LA, ridge=0.0), ARRAY_LA),
+    "linear_attention_idg_error": ((np.tanh,), POINT_LA, dict(ARRAY_LA, ridge=0.0)),
+    "random_transformer_icl_error": ((np.tanh, "relu"), dict(POINT_RT, ridge=0.0),
+                                     dict(ARRAY_RT, ridge=0.0)),
+    "random_transformer_auxiliaries": (("identity", "tanh"), dict(POINT_RT, ridge=0.0),
+                                       dict(ARRAY_RT, ridge=np.array([0.0, 1e-2, 0.0]))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_optional_model_arguments_keep_the_convention(name):
+    model, scalar, array = VARIANTS[name]
+    fn = getattr(theory, name)
+    for value in _numeric_fields(fn(*model, **scalar)):
+        assert isinstance(value, float) and np.ndim(value) == 0, (name, type(value), value)
+    for value in _numeric_fields(fn(*model, **array)):
+        assert isinstance(value, np.ndarray) and value.shape == (2, 3), (name, np.shape(value))
+
+
 def test_lsa_loss_of_a_stack_is_an_array():
     assert theory.lsa_loss(np.stack([G3, 2 * G3]), G3, n=10).shape == (2,)

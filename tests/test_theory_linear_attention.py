@@ -482,6 +482,87 @@ def test_bad_input(fn, kwargs, name):
 
 
 # ----------------------------------------------------------------------------------------------
+# nonlinear targets: the reduction a_1^2 e(alpha, tau, kappa, rho', ridge/a_1^2), no intercept
+# ----------------------------------------------------------------------------------------------
+def _reduced_by_hand(fn, target, alpha, tau, kappa, rho, ridge):
+    """Linear attention with target g, written out from the reduction: the predictor is linear
+    in the query, so E g and the rest of g act as noise (rho' = E y^2/a_1^2 - 1, alpha' = alpha),
+    and the objective is a_1^2 times the effective one at ridge/a_1^2."""
+    from rmt_icl.core.targets import get_target
+
+    t = get_target(target)
+    a1sq, q = t.a1**2, t.second + rho
+    return a1sq * fn(alpha=alpha, tau=tau, kappa=kappa, rho=q / a1sq - 1.0, ridge=ridge / a1sq)
+
+
+@pytest.mark.parametrize("fn", [icl, idg])
+@pytest.mark.parametrize("target", ["relu", "tanh", "tanh:2", "he3:0.3"])
+def test_nonlinear_target_is_the_reduced_linear_problem(fn, target):
+    tau, alpha, kappa, rho = _grid(40, seed=12)
+    for lam in (0.0, 1e-3, 0.5):
+        np.testing.assert_allclose(
+            fn(target, alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam),
+            _reduced_by_hand(fn, target, alpha, tau, kappa, rho, lam), rtol=1e-12)
+
+
+def test_linear_target_is_the_plain_formula_bit_for_bit():
+    from rmt_icl.core.targets import get_target
+
+    tau, alpha, kappa, rho = _grid(50, seed=13)
+    for fn in (icl, idg):
+        for lam in (0.0, 0.1):
+            plain = fn(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam)
+            for target in ("linear", "identity", get_target("linear")):
+                assert np.array_equal(fn(target, alpha=alpha, tau=tau, kappa=kappa, rho=rho,
+                                         ridge=lam), plain)
+            # a callable linear target goes through the Hermite engine: equal to rounding
+            np.testing.assert_allclose(fn(lambda s: s, alpha=alpha, tau=tau, kappa=kappa, rho=rho,
+                                          ridge=lam), plain, rtol=1e-12)
+
+
+def test_nonlinear_target_has_no_intercept():
+    """Without an intercept the mean of g is noise: ridge -> inf gives the zero predictor's
+    E y^2 (not Var y), and a constant shift c of g costs exactly the extra E y^2 it adds."""
+    from rmt_icl.core.targets import get_target
+
+    relu = get_target("relu")
+    big = icl("relu", alpha=2.0, tau=[0.5, 2.0], kappa=np.inf, rho=0.1, ridge=1e9)
+    np.testing.assert_allclose(big, relu.second + 0.1, rtol=1e-6)
+    assert abs(big[0] - (relu.second + 0.1 - relu.mean**2)) > 0.1
+
+    def shifted(s):
+        return np.tanh(s) + 0.5
+
+    tanh = get_target("tanh")
+    a1sq = tanh.a1**2
+    for lam in (0.0, 0.1):
+        got = icl(shifted, alpha=2.0, tau=0.7, kappa=1.5, rho=0.1, ridge=lam)
+        want = a1sq * icl(alpha=2.0, tau=0.7, kappa=1.5, rho=(tanh.second + 0.25 + 0.1) / a1sq - 1,
+                          ridge=lam / a1sq)
+        assert got == pytest.approx(want, rel=1e-10)
+
+
+def test_nonlinear_target_thresholds_shapes_and_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = icl("relu", alpha=[1.0, 2.0], tau=[[0.5], [1.0]], kappa=np.inf, rho=0.1)
+        assert out.shape == (2, 2) and np.all(np.isinf(out[1])) and np.all(np.isfinite(out[0]))
+    assert isinstance(idg("tanh", alpha=2.0, tau=2.0, kappa=1.5, rho=0.1, ridge=0.1), float)
+    kw = dict(alpha=2.0, tau=2.0, kappa=1.5, rho=0.1, ridge=0.1)
+    for fn in (icl, idg):
+        with pytest.raises(NotImplementedError, match="no linear component"):
+            fn("he2", **kw)
+        for bad in (3.0, "no-such-target", "signed:relu", lambda s: np.full_like(s, np.nan)):
+            with pytest.raises(ValueError, match="target") as info:
+                fn(bad, **kw)
+            assert not str(info.value).startswith("activation")
+        with pytest.raises(ValueError, match="alpha"):
+            fn("relu", **dict(kw, alpha=-1.0))
+        with pytest.raises(TypeError):
+            fn("relu", 2.0, 2.0, 1.5, 0.1)  # the ratios stay keyword-only
+
+
+# ----------------------------------------------------------------------------------------------
 # exact test error of a given Gamma vs direct Monte Carlo
 # ----------------------------------------------------------------------------------------------
 def _mc_test_error(Gamma, ell, rho, sample_task, n, rng, chunk=50_000):

@@ -4,9 +4,12 @@
 and the Gaussian-equivalent (p = 1) model (section 5). Checks:
 
 * input handling (a target without linear component or an activation with mu1 = 0 ->
-  NotImplementedError naming why; bad ratios -> ValueError naming the parameter);
+  NotImplementedError naming why; bad ratios, activations and targets -> ValueError naming the
+  parameter; a callable or Activation equals its registered name);
 * limits: psi -> inf recovers linear attention at lambda_0 = (t/d) lambda_bar / tau; ridge -> inf
   gives E y^2 = 1 + rho; the small-ridge peak sits at min(pi, 1) = tau;
+* ridge = 0 (section 7): the limit of ridge -> 0+ on both sides of the thresholds, inf exactly
+  at them, and a Monte Carlo of the minimum-norm simulator per branch of the limit;
 * internal identities of the derivation (two expressions of the variance numerator; the
   df_2 formula vs a finite difference of Lu's fixed point);
 * Monte Carlo: (i) the CONDITIONAL sketch equivalence (data fixed, average over F) against its
@@ -22,6 +25,7 @@ shrink with d.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -62,7 +66,7 @@ def test_unsupported_models_raise(act, tgt, match):
 
 @pytest.mark.parametrize("kw, name", [
     (dict(alpha=0.0), "alpha"), (dict(tau=-1.0), "tau"), (dict(kappa=0.0), "kappa"),
-    (dict(width_ratio=0.0), "width_ratio"), (dict(rho=-0.1), "rho"), (dict(ridge=0.0), "ridge"),
+    (dict(width_ratio=0.0), "width_ratio"), (dict(rho=-0.1), "rho"), (dict(ridge=-1e-3), "ridge"),
     (dict(ridge=np.nan), "ridge"), (dict(t_over_d=-1.0), "t_over_d"),
 ])
 def test_bad_input_names_parameter(kw, name):
@@ -92,6 +96,53 @@ def test_convergence_error_is_a_project_exception():
     e = rt("identity", "linear", alpha=2.0, tau=[0.5, 1.0, 2.0], kappa=0.7,
            width_ratio=[0.5, 1.0, 3.0], rho=0.1, ridge=[1e-12, 1e-6, 1e6])
     assert np.isfinite(e).all()
+
+
+@pytest.mark.parametrize("name, func", [("tanh", lambda u: np.tanh(u)),
+                                        ("relu", lambda u: np.maximum(u, 0.0)),
+                                        ("erf", lambda u: __import__("scipy").special.erf(u))])
+@pytest.mark.parametrize("ridge", [0.0, 1e-2])
+def test_callable_activation_equals_its_registered_name(name, func, ridge):
+    """A callable goes through the Hermite engine (adaptive quadrature, no closed form) and
+    gives the registered activation's number to ~1e-10 (quadrature tolerance 1e-13)."""
+    args = dict(alpha=2.0, tau=np.array([0.5, 2.0]), kappa=np.inf, width_ratio=0.6, rho=0.1,
+                ridge=ridge)
+    for tgt in ("linear", "relu"):
+        np.testing.assert_allclose(rt(func, tgt, **args), rt(name, tgt, **args), rtol=1e-10)
+
+
+def test_activation_object_keeps_its_parameters():
+    """An Activation from get_activation carries its parameters (here leaky_relu's slope)."""
+    from rmt_icl.hermite import get_activation
+
+    args = dict(alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=0.6, rho=0.1, ridge=1e-2)
+    leaky = rt(get_activation("leaky_relu", slope=0.3), "linear", **args)
+    assert leaky == pytest.approx(rt(lambda u: np.where(u > 0, u, 0.3 * u), "linear", **args),
+                                  rel=1e-10)
+    assert abs(leaky - rt("leaky_relu", "linear", **args)) > 1e-3  # default slope 0.01
+    assert rt(get_activation("relu"), "relu", **args) == rt("relu", "relu", **args)
+
+
+def _nan(s):
+    return np.full_like(s, np.nan)
+
+
+@pytest.mark.parametrize("act, tgt, name, other", [
+    ("relu", _nan, "target", "activation"),
+    ("relu", lambda s: np.exp(s * s), "target", "activation"),
+    ("relu", 3.0, "target", None),  # the allowed kinds include "an activation name"
+    ("relu", "no-such-target", "target", None),
+    (_nan, "linear", "activation", "target"),
+    (lambda u: np.exp(u * u), "relu", "activation", "target"),
+    (3.0, "linear", "activation", "target"),
+    ("no-such-activation", "linear", "activation", None),
+])
+def test_value_errors_name_the_right_parameter(act, tgt, name, other):
+    """A bad target is reported as the target, a bad activation as the activation."""
+    with pytest.raises(ValueError, match=f"^{name}") as info:
+        rt(act, tgt, alpha=2.0, tau=2.0, kappa=np.inf, width_ratio=0.5, rho=0.1, ridge=1e-2)
+    if other is not None:
+        assert other not in str(info.value)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -155,6 +206,186 @@ def test_no_width_peak_above_interpolation():
     la_ls = linear_attention_icl_error(alpha=2.0, tau=2.0, kappa=np.inf, rho=0.1, ridge=0.0)
     np.testing.assert_allclose(e[pis > 1.2], la_ls, rtol=1e-6)
     assert e.max() == e[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# the ridgeless limit, ridge = 0 (docs, section 7)
+# ----------------------------------------------------------------------------------------------
+# (activation, tau, psi) on both sides of every threshold; identity: min(pi, 1) = tau,
+# nonlinear sigma (mu* > 0): psi = 1 only. pi = psi tau.
+RIDGELESS_POINTS = [
+    ("identity", 0.5, 0.4), ("identity", 0.5, 3.0), ("identity", 2.0, 0.25),
+    ("identity", 2.0, 3.0), ("identity", 1.0, 0.5), ("identity", 0.5, np.inf),
+    ("identity", 2.0, np.inf),
+    ("tanh", 0.5, 0.4), ("tanh", 0.5, 2.0), ("tanh", 2.0, 0.5), ("tanh", 2.0, 3.0),
+    ("tanh", 1.0, 2.0), ("tanh", 1.0, 0.5), ("relu", 2.0, 0.5), ("relu", 0.5, 3.0),
+    ("relu", 1.0, 2.0), ("relu", 2.0, np.inf),
+]
+
+
+@pytest.mark.parametrize("kappa", [np.inf, 0.7])
+@pytest.mark.parametrize("target", ["linear", "relu"])
+def test_ridgeless_is_the_small_ridge_limit(kappa, target):
+    """ridge = 0 is lim ridge -> 0+ of the ridge > 0 equivalent, on both sides of the thresholds.
+
+    Away from the thresholds (and from pi = 1 for the identity) the equivalent is analytic in
+    lambda_bar at 0, so e(lambda_bar) - e(0) = e'(0) lambda_bar + O(lambda_bar^2): the ratio of
+    the differences at 1e-10 and 1e-8 is 0.01 (to 1 %: the O(lambda_bar) correction is 1e-8 of
+    the slope, the rounding of each value ~1e-15 against differences >= 4e-11), and the measured
+    slopes are below 100 (tolerance: 300 lambda_bar, i.e. 3e-6 at 1e-8, 3e-8 at 1e-10).
+    """
+    act, tau, psi = (np.array(x) for x in zip(*RIDGELESS_POINTS, strict=True))
+    for a in ("identity", "tanh", "relu"):
+        sel = act == a
+        e = [rt(a, target, alpha=2.0, tau=tau[sel], kappa=kappa, width_ratio=psi[sel], rho=0.1,
+                ridge=lam) for lam in (0.0, 1e-8, 1e-10)]
+        assert np.isfinite(e[0]).all(), (a, e[0])
+        d8, d10 = e[1] - e[0], e[2] - e[0]
+        assert np.all(np.abs(d8) <= 300 * 1e-8) and np.all(np.abs(d10) <= 300 * 1e-10), (a, d8)
+        np.testing.assert_allclose(d10 / d8, 0.01, rtol=0.01)
+
+
+def test_ridgeless_identity_at_full_sketch_rank_approaches_like_sqrt_ridge():
+    """Identity, tau > 1, pi = 1 (k = D): the joint fixed point has eps ~ sqrt(lambda_0), and
+    the variance term vanishes like eps (docs, section 7), so the limit is approached like
+    sqrt(ridge): differences at 1e-8 and 1e-10 in the ratio 0.1. The limit itself is linear
+    attention's least-squares error, as for every pi >= 1."""
+    for tau in (2.0, 3.0):
+        e = rt("identity", "linear", alpha=2.0, tau=tau, kappa=np.inf, width_ratio=1.0 / tau,
+               rho=0.1, ridge=[0.0, 1e-8, 1e-10])
+        la_ls = linear_attention_icl_error(alpha=2.0, tau=tau, kappa=np.inf, rho=0.1, ridge=0.0)
+        assert e[0] == pytest.approx(la_ls, rel=1e-12)
+        assert (e[2] - e[0]) / (e[1] - e[0]) == pytest.approx(0.1, rel=0.01)
+
+
+def test_ridgeless_interpolation_thresholds_are_inf():
+    """inf exactly at min(k, rank) = n, finite next to it, without warnings.
+
+    Identity: min(pi, 1) = tau, i.e. psi = 1 with tau <= 1, or tau = 1 with psi >= 1 (linear
+    attention's threshold, which a narrow sketch, pi < 1, regularises away). Nonlinear sigma: the
+    feature noise mu* z makes the kernel full rank n, so the only threshold is psi = 1, for every
+    tau (linear attention's tau = 1 included).
+    """
+    args = dict(alpha=2.0, kappa=np.inf, rho=0.1, ridge=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        peaks = rt("identity", "linear", tau=[0.5, 1.0, 1.0, 1.0],
+                   width_ratio=[1.0, 1.0, 2.0, np.inf], **args)
+        assert np.all(np.isinf(peaks))
+        finite = rt("identity", "linear", tau=[0.5, 0.5, 1.0, 2.0, 1.0 + 1e-9],
+                    width_ratio=[1.0 - 1e-6, 1.0 + 1e-6, 0.5, 1.0, 2.0], **args)
+        assert np.all(np.isfinite(finite)) and finite[0] > 100 and finite[1] > 100
+        for act in ("tanh", "relu"):
+            e = rt(act, "relu", tau=[0.5, 1.0, 2.0, 1.0, 2.0],
+                   width_ratio=[1.0, 1.0, 1.0, 2.0, 3.0], **args)
+            assert np.all(np.isinf(e[:3])) and np.all(np.isfinite(e[3:])), (act, e)
+            near = rt(act, "linear", tau=2.0, width_ratio=[1.0 - 1e-6, 1.0 + 1e-6], **args)
+            assert np.all(near > 100) and np.all(np.isfinite(near))
+        a = aux_rt("tanh", "linear", tau=2.0, width_ratio=1.0, **args)
+        assert np.isinf(a.error) and np.isinf(a.variance_term) and np.isinf(a.variance_factor)
+        assert np.isfinite(a.la_error) and np.isfinite(a.lambda_la_effective)
+
+
+def test_ridgeless_identity_structure():
+    """Ridgeless identity RT: lambda_eff = 0 for psi >= 1 (the sketch keeps the data's span),
+    lambda_eff = eps_0 (tau - pi)/tau > 0 for psi < 1; pi >= 1 with tau > 1 is linear attention's
+    least-squares error (no variance term)."""
+    a = aux_rt("identity", "linear", alpha=2.0, tau=[0.5, 2.0, 2.0, 2.0], kappa=1.5,
+               width_ratio=[3.0, 0.25, 0.75, 2.0], rho=0.1, ridge=0.0)
+    assert a.lambda_la_effective[0] == 0.0 and a.lambda_la_effective[3] == 0.0
+    eps0 = linear_attention_fixed_point(alpha=2.0, tau=0.5, kappa=1.5, rho=0.1, ridge=0.0)
+    assert a.lambda_la_effective[1] == pytest.approx(eps0 * (2.0 - 0.5) / 2.0, rel=1e-14)
+    assert a.variance_term[0] > 0.1 and a.variance_term[1] > 0.0
+    assert a.variance_term[2] == 0.0 and a.variance_term[3] == 0.0  # pi = 1.5, 4 >= 1
+    la_ls = linear_attention_icl_error(alpha=2.0, tau=2.0, kappa=1.5, rho=0.1, ridge=0.0)
+    assert a.error[3] == pytest.approx(la_ls, rel=1e-14)
+    np.testing.assert_allclose(a.df1[2:], 1.0) and np.testing.assert_allclose(a.df2[2:], 1.0)
+
+
+def test_ridgeless_mixed_with_positive_ridges_and_affine_activation():
+    """Arrays mixing ridge = 0 and ridge > 0 equal the separate calls; an affine sigma
+    (c*_1 = 0) has the identity's ridgeless limit (its ridge problem is the identity's at
+    lambda_bar/mu1^2), with the identity's thresholds."""
+    from rmt_icl.hermite import get_activation
+
+    args = dict(alpha=2.0, tau=np.array([0.5, 2.0, 0.7, 1.0]), kappa=1.5,
+                width_ratio=np.array([2.0, 0.5, 0.3, 2.0]), rho=0.1)
+    ridge = np.array([0.0, 1e-2, 0.0, 0.5])
+    for act in ("identity", "tanh"):
+        mixed = aux_rt(act, "relu", **args, ridge=ridge)
+        for i in range(4):
+            one = aux_rt(act, "relu", **{k: (v[i] if np.ndim(v) else v) for k, v in args.items()},
+                         ridge=ridge[i])
+            assert mixed.error[i] == pytest.approx(float(one.error), rel=1e-13)
+            if act == "tanh":
+                assert mixed.train_error[i] == pytest.approx(float(one.train_error), rel=1e-13)
+    affine = get_activation("polynomial", coeffs=(0.5, 2.0))
+    pts = dict(alpha=2.0, tau=[0.5, 2.0, 1.0], kappa=1.5, width_ratio=[3.0, 0.25, 2.0], rho=0.1,
+               ridge=0.0)
+    np.testing.assert_allclose(rt(affine, "tanh", **pts), rt("identity", "tanh", **pts),
+                               rtol=1e-12)
+
+
+# Monte Carlo of the simulator at ridge = 0 (minimum-norm fit; `simulate_models`, model "rt",
+# sampled test errors, 4000 test queries), away from the thresholds, one point per branch of the
+# ridgeless limit: (activation, tau, psi) -> allowance c in |MC - theory| <= 3 SE + c e/d.
+# c was measured with seed 1 (d = 16: 16 runs, d = 24: 8 runs; alpha = 2, rho = 0.1,
+# kappa = inf) as (MC - theory) d / theory, SE of that product in brackets:
+#
+#   point                         branch                                d = 16        d = 24
+#   identity, tau = 2, psi = 0.25 pi < 1 < tau: lambda_eff > 0            +0.90 (0.25)  +0.50 (0.49)
+#   identity, tau = 0.5, psi = 3  tau < 1 < pi: lambda_eff = 0, V > 0     +1.59 (0.43)  +1.74 (0.90)
+#   tanh, tau = 2, psi = 0.5      psi < 1: mu > 0 with df1(mu) = pi       +0.84 (0.24)  +0.99 (0.60)
+#   tanh, tau = 0.5, psi = 2      psi > 1: mu = 0                         +0.16 (0.44)  +0.67 (0.48)
+#
+# c = the larger of (value + 1.5 SE) over the two sizes, rounded up. All gaps are positive (the
+# finite model is worse than its limit); at d = 12 they are larger still (+0.71, +3.26, +0.46,
+# +1.14), and the ridgeless tau < 1 point has the largest finite-size term (linear attention's
+# own near-interpolation gap, docs section 4.2). The tests use seed 2.
+RIDGELESS_MC = {
+    ("identity", 2.0, 0.25): 1.3,
+    ("identity", 0.5, 3.0): 3.1,
+    ("tanh", 2.0, 0.5): 1.9,
+    ("tanh", 0.5, 2.0): 1.4,
+}
+
+
+def _ridgeless_mc(act, tau, psi, d, runs, seed):
+    from rmt_icl.core.stats import mean_se
+    from rmt_icl.simulate.random_transformer import simulate_models
+
+    p = dict(d=d, alpha=2.0, tau=tau, width_ratio=psi, kappa="inf", rho=0.1, ridge=0.0,
+             activation=act, target="linear", n_test=4000, test_queries=8)
+    res = [simulate_models(p, run_seed(seed, r, (d,)), ("rt",)) for r in range(runs)]
+    mean, se = mean_se([x["rt"].icl for x in res])
+    r0 = res[0].run
+    theory = float(rt(act, "linear", alpha=r0.alpha_realised, tau=r0.tau_realised, kappa=np.inf,
+                      width_ratio=r0.width_ratio_realised, rho=0.1, ridge=0.0,
+                      t_over_d=r0.t / d))
+    return mean, se, theory
+
+
+@pytest.mark.parametrize("point", sorted(RIDGELESS_MC))
+def test_ridgeless_monte_carlo(point):
+    act, tau, psi = point
+    d = 16
+    mean, se, theory = _ridgeless_mc(act, tau, psi, d, runs=6, seed=2)
+    assert abs(mean - theory) <= 3.0 * se + RIDGELESS_MC[point] * theory / d, (mean, se, theory)
+    if tau > 1.0:  # the narrow sketch's regularisation is resolved: linear attention rejected
+        # (at tau < 1 the ridgeless runs are heavy-tailed, SE ~ 6 % with 6 runs: no such check)
+        la_ls = float(linear_attention_icl_error(alpha=2.0, tau=tau, kappa=np.inf, rho=0.1))
+        assert abs(mean - la_ls) > 3.0 * se + RIDGELESS_MC[point] * la_ls / d, (mean, la_ls)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", sorted(RIDGELESS_MC))
+def test_ridgeless_monte_carlo_larger_d(point):
+    """The same allowance c e/d at d = 24 and 32 (it shrinks like 1/d)."""
+    act, tau, psi = point
+    for d, runs in ((24, 6), (32, 4)):
+        mean, se, theory = _ridgeless_mc(act, tau, psi, d, runs=runs, seed=3)
+        assert abs(mean - theory) <= 3.0 * se + RIDGELESS_MC[point] * theory / d, (d, mean, se,
+                                                                                     theory)
 
 
 # ----------------------------------------------------------------------------------------------

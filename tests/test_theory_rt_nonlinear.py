@@ -73,6 +73,9 @@ def test_infinite_width_identity_is_reduced_linear_attention(target, kappa):
     got = rt("identity", target, alpha=alpha, tau=tau, kappa=kappa, width_ratio=np.inf, rho=rho,
              ridge=lbar)
     assert got == pytest.approx(float(expected), rel=1e-9)
+    # the same reduction as linear attention's public target= (one shared implementation)
+    assert got == pytest.approx(float(linear_attention_icl_error(
+        target, alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam_la)), rel=1e-9)
 
 
 @pytest.mark.parametrize("act, intercept", [("relu", True), ("gelu", True), ("tanh", False),
@@ -125,7 +128,9 @@ def test_partial_intercept_case_raises(monkeypatch):
 @pytest.mark.parametrize("kappa", [np.inf, 2.0])
 def test_linear_attention_nonlinear_target_monte_carlo(kappa):
     """Linear attention (exact sampler, sampled test errors) with the tanh target vs the reduced
-    Lu formula a_1^2 e_LA(alpha, rho', lambda/a_1^2).
+    Lu formula a_1^2 e_LA(alpha, rho', lambda/a_1^2), i.e. ``linear_attention_icl_error("tanh",
+    ...)`` (the same reduction, checked against the hand-written form in
+    ``tests/test_theory_linear_attention.py``).
 
     Measured (6 runs, alpha = tau = 2, lambda = 0.1, rho = 0.1; benchmarks in the docs, 6.4):
     gap 0.0067 +- 0.0054 (d = 24), 0.0031 +- 0.0023 (d = 40) for kappa = inf; 0.0037 +- 0.0032,
@@ -135,10 +140,8 @@ def test_linear_attention_nonlinear_target_monte_carlo(kappa):
     from rmt_icl.simulate.linear_attention import simulate_point
 
     d, runs, alpha, tau, rho, lam = 32, 6, 2.0, 2.0, 0.1, 0.1
-    _, a1, q = _moments("tanh", rho)
-    theory = a1**2 * float(linear_attention_icl_error(alpha=alpha, tau=tau, kappa=kappa,
-                                                      rho=q / a1**2 - 1.0,
-                                                      ridge=lam / a1**2))
+    theory = float(linear_attention_icl_error("tanh", alpha=alpha, tau=tau, kappa=kappa, rho=rho,
+                                              ridge=lam))
     x = np.array([simulate_point(dict(d=d, alpha=alpha, tau=tau, kappa=kappa, rho=rho,
                                       ridge=lam, target="tanh", n_test=20000),
                                  run_seed(11, r, (d,)))["icl"] for r in range(runs)])

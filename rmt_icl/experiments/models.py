@@ -5,7 +5,9 @@ model                  point function
 =====================  ===================================================================
 ``linear-attention``   ridge-pretrained linear attention, with its deterministic equivalent
                        (Lu et al. 2024) at the realised ratios as ``theory_icl``/``theory_idg``
-``random-transformer`` the random transformer (random frozen first layer, ridge second layer)
+``random-transformer`` the random transformer (random frozen first layer, ridge second layer),
+                       with its deterministic equivalent (Demir & Dogan 2025) at the realised
+                       ratios as ``theory_icl``/``theory_idg``
 ``hermite``            its Hermite-equivalent model of degree ``degree``
 ``linear-transformer`` the linear transformer on the random transformer's prompts
 =====================  ===================================================================
@@ -17,33 +19,120 @@ The studies register theirs in their own modules (:mod:`rmt_icl.experiments.equi
 from __future__ import annotations
 
 import math
+import re
 import time
+from collections.abc import Mapping
 
+from rmt_icl.core.errors import ConvergenceError
 from rmt_icl.core.registry import register_model
 from rmt_icl.simulate import linear_attention as _la
 from rmt_icl.simulate import random_transformer as _rt
 from rmt_icl.theory.linear_attention import linear_attention_icl_error, linear_attention_idg_error
+from rmt_icl.theory.random_transformer import random_transformer_icl_error
 
 
 def linear_attention_point(params: dict, seed) -> dict:
     """One run of linear attention (:func:`rmt_icl.simulate.linear_attention.simulate_point`)
     plus the deterministic equivalent at the run's realised ratios ``ell/d``, ``K/d``, ``n/d^2``.
 
-    ``theory_icl`` and ``theory_idg`` are NaN where the theory does not apply (a nonlinear
-    target, or ``y2_scale != 1``); ``t_theory`` is the time they took.
+    A nonlinear target enters through the theory's target reduction (``target=``). ``theory_icl``
+    and ``theory_idg`` are NaN where the theory does not apply (``y2_scale != 1``, or a target
+    with ``a_1 = E[g(s) s] = 0``); ``t_theory`` is the time they took.
     """
     out = _la.simulate_point(params, seed)
     path, _, opts = _la.parse_point_params(params)
     t0 = time.perf_counter()
     theory_icl = theory_idg = math.nan
-    if opts["target"].is_linear and opts["y2_scale"] == 1.0:
+    if opts["y2_scale"] == 1.0:
         kappa = out["kappa_realised"]
         ratios = dict(alpha=out["alpha_realised"], tau=out["tau_realised"],
                       kappa=math.inf if kappa is None else kappa, rho=path.rho,
                       ridge=path.ridge)
-        theory_icl = float(linear_attention_icl_error(**ratios))
-        theory_idg = float(linear_attention_idg_error(**ratios))
+        try:
+            theory_icl = float(linear_attention_icl_error(opts["target"], **ratios))
+            theory_idg = float(linear_attention_idg_error(opts["target"], **ratios))
+        except NotImplementedError:  # a_1 = 0: nothing learnable, the reduction is undefined
+            pass
     out["theory_icl"], out["theory_idg"] = theory_icl, theory_idg
+    out["t_theory"] = time.perf_counter() - t0
+    return out
+
+
+def realised_rt_theory(run: Mapping, activation, target) -> float:
+    """The random transformer's deterministic equivalent at one run's realised ratios.
+
+    :func:`rmt_icl.theory.random_transformer_icl_error` at ``alpha = ell/d``, ``tau = n/d^2``,
+    ``kappa = K/d`` (``inf`` for fresh tasks), ``psi = k/n``, the run's ``rho`` and
+    ``lambda_bar``, and ``t_over_d = t/d`` with the run's exact ``t``, so that nothing but the
+    limit ``d -> inf`` separates the value from the simulated error.
+
+    Parameters
+    ----------
+    run : mapping
+        One run's flat record (:meth:`rmt_icl.simulate.rt_results.MultiModelResult.flat`):
+        ``d``, ``alpha_realised``, ``tau_realised``, ``kappa_realised`` (``None``: fresh
+        tasks), ``width_ratio_realised``, ``rho``, ``ridge_bar``, ``t`` and ``y2_scale``.
+    activation, target
+        As for :func:`~rmt_icl.theory.random_transformer_icl_error`.
+
+    Returns
+    -------
+    float
+        The ICL error (noise included).
+
+    Raises
+    ------
+    NotImplementedError
+        The equivalent does not cover the run: a y^2-column scale other than 1 (the reduction
+        assumes the linear-attention scaling; ``docs/theory/random_transformer.md``, section
+        6.4 (e)), data from several or spiked sources or a gradient step on ``F`` (the
+        companion model, ``docs/companion_model.md``), or a case that
+        :func:`~rmt_icl.theory.random_transformer_icl_error` does not cover (a target with
+        ``a_1 = 0`` such as ``he2``, an activation with ``c_1 = 0``, ...).
+    """
+    if run["y2_scale"] != 1.0:
+        raise NotImplementedError(
+            f"the deterministic equivalent assumes the linear-attention scaling of the y^2 "
+            f"column (y2_scale = 1), got y2_scale = {run['y2_scale']:g}")
+    if not run.get("isotropic_data", True) or run.get("eta", 0.0) > 0.0:
+        raise NotImplementedError(
+            "the deterministic equivalent is that of one isotropic source without a gradient "
+            "step on F; the companion model has none yet")
+    kappa = run["kappa_realised"]
+    return float(random_transformer_icl_error(
+        activation, target, alpha=run["alpha_realised"], tau=run["tau_realised"],
+        kappa=math.inf if kappa is None else kappa, width_ratio=run["width_ratio_realised"],
+        rho=run["rho"], ridge=run["ridge_bar"], t_over_d=run["t"] / run["d"]))
+
+
+def random_transformer_point(params: dict, seed) -> dict:
+    """One run of the random transformer
+    (:func:`rmt_icl.simulate.random_transformer.simulate_point_rt`) plus its deterministic
+    equivalent at the run's realised ratios (:func:`realised_rt_theory`).
+
+    ``theory_icl`` is NaN where the equivalent does not cover the point (a target without a
+    linear component such as ``he2``, ``y2_scale != 1``, data sources or a gradient step) or
+    its fixed point fails to converge, and ``theory_note`` then says why (empty
+    otherwise). ``theory_idg`` equals ``theory_icl`` for fresh tasks (``kappa = inf``, where
+    IDG = ICL) and is NaN otherwise (the equivalent is of the ICL error only). ``t_theory`` is
+    the time they took. The simulated numbers are those of
+    :func:`~rmt_icl.simulate.random_transformer.simulate_point_rt` with the same seed.
+    """
+    out = _rt.simulate_point_rt(params, seed)
+    t0 = time.perf_counter()
+    activation = params.get("activation", _rt.POINT_DEFAULTS["activation"])
+    theory_icl, note = math.nan, ""
+    try:
+        theory_icl = realised_rt_theory(
+            out, activation, params.get("target", _rt.POINT_DEFAULTS["target"]))
+    except NotImplementedError as exc:  # its first clause says why
+        note = "not covered: " + re.split(r"[:;]", str(exc), maxsplit=1)[0]
+    except ConvergenceError as exc:     # keep the simulated run
+        note = f"the theory's fixed point did not converge: {exc}"
+    out["theory_icl"] = theory_icl
+    kappa = out["kappa_realised"]
+    out["theory_idg"] = theory_icl if kappa is None or math.isinf(kappa) else math.nan
+    out["theory_note"] = note
     out["t_theory"] = time.perf_counter() - t0
     return out
 
@@ -58,9 +147,13 @@ def _check_rt(params: dict) -> None:
 
 register_model("linear-attention", linear_attention_point,
                check=_check_la, description="ridge-pretrained linear attention, with theory")
-register_model("random-transformer", _rt.simulate_point_rt,
-               check=_check_rt, description="random transformer (frozen F, ridge head)")
+register_model("random-transformer", random_transformer_point,
+               defaults=_rt.COMPANION_DEFAULTS,
+               check=_check_rt, description="random transformer (frozen F, ridge head), with "
+               "theory")
 register_model("hermite", _rt.simulate_point_hermite,
+               defaults=_rt.COMPANION_DEFAULTS,
                check=_check_rt, description="Hermite-equivalent model of degree 'degree'")
 register_model("linear-transformer", _rt.simulate_point_linear,
+               defaults=_rt.COMPANION_DEFAULTS,
                check=_check_rt, description="linear transformer on the RT's prompts")

@@ -13,7 +13,8 @@ Data flow
   (:func:`rmt_icl.simulate.random_transformer.simulate_models` with models ``"rt:NAME"``), and
   the deterministic equivalent of each, evaluated at the run's realised ratios
   ``ell/d, n/d^2, k/n`` with the run's exact normalisation ``t/d`` (so that nothing but the
-  limit ``d -> inf`` separates the two).
+  limit ``d -> inf`` separates the two;
+  :func:`rmt_icl.experiments.models.realised_rt_theory`).
 * :func:`grid_spec` builds the sweep over :data:`ACCEPTANCE_GRID` at one ``d``; runs go through
   :func:`rmt_icl.sweep.sweep` (resumable store, seeds hashed from the parameters, bit-identical
   across backends).
@@ -35,8 +36,8 @@ import pandas as pd
 
 from rmt_icl.core.registry import register_model
 from rmt_icl.core.stats import mean_se
+from rmt_icl.experiments.models import realised_rt_theory
 from rmt_icl.simulate.random_transformer import parse_rt_params, simulate_models
-from rmt_icl.theory.random_transformer import random_transformer_icl_error
 
 __all__ = [
     "ACCEPTANCE_GRID",
@@ -103,16 +104,11 @@ def theory_point(params: dict, seed) -> dict:
                                        "n_test", "test_queries", "t_total", "target")}
     row["icl"] = first["icl"]
     row["idg"] = math.nan
-    kappa = first["kappa_realised"]
-    kappa = math.inf if kappa is None else kappa
     for act in acts:
         res = out[f"rt:{act}"]
         row[f"icl_{act}"] = res.icl
         row[f"icl_se_test_{act}"] = res.icl_se_test
-        row[f"theory_{act}"] = float(random_transformer_icl_error(
-            act, params.get("target", "linear"), alpha=first["alpha_realised"],
-            tau=first["tau_realised"], kappa=kappa, width_ratio=first["width_ratio_realised"],
-            rho=first["rho"], ridge=first["ridge_bar"], t_over_d=first["t"] / first["d"]))
+        row[f"theory_{act}"] = realised_rt_theory(first, act, params.get("target", "linear"))
     return row
 
 

@@ -57,7 +57,8 @@ def simulate(model, params: dict, *, runs: int = 1, seed: int = 0, key: tuple = 
         ``model``, ``params``, ``runs``, ``seed``; ``per_run`` (``{"icl": [...], "idg":
         [...], "gap": [...]}``, ``gap = icl - idg``); ``icl_mean``, ``icl_se``, ``idg_mean``,
         ``idg_se``, ``gap_mean``, ``gap_se``; ``theory_icl``, ``theory_idg`` (from the first
-        run; NaN if the model gives none); ``sizes`` (the integer/size outputs of the first run:
+        run; NaN if the model gives none) and ``theory_note`` (why they are NaN, when the
+        model says); ``sizes`` (the integer/size outputs of the first run:
         ``d, ell, K, n, reuse, D, k`` and realised ratios when present); ``timings`` (mean
         seconds per phase over runs, from the model's ``t_*`` outputs) and ``wall_time``.
     """
@@ -79,6 +80,8 @@ def simulate(model, params: dict, *, runs: int = 1, seed: int = 0, key: tuple = 
     first = outs[0]
     for k in ("theory_icl", "theory_idg"):
         result[k] = float(first.get(k, math.nan))
+    if first.get("theory_note"):
+        result["theory_note"] = str(first["theory_note"])
     size_keys = ("d", "ell", "K", "n", "reuse", "D", "k", "alpha_realised", "tau_realised",
                  "kappa_realised", "width_ratio_realised", "method")
     result["sizes"] = {k: first[k] for k in size_keys if k in first}

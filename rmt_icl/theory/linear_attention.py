@@ -33,9 +33,23 @@ and were checked numerically; ``e_IDG = tau c(lambda)`` for ``lambda > 0`` is an
 (see :func:`linear_attention_idg_error`). Details, decisions and measured checks:
 ``docs/theory/linear_attention.md``.
 
-Calling convention (all of :mod:`rmt_icl.theory`): the ratios are keyword-only, documented in
-the order ``alpha, tau, kappa, rho, ridge``; scalar input gives a numpy float, array input an
-array of the broadcast shape.
+Nonlinear targets (``target=`` of the ICL and IDG errors): labels ``y = g(s) + eps``,
+``s = <x, w> ~ N(0, 1)``. Write ``y = E g + a_1 s + r(s) + eps`` with ``a_1 = E[g(s) s]`` and
+``E r = E[r s] = 0``. The predictor ``x_q^T Gamma h`` is linear (odd) in the query and has **no
+intercept**: under ``x_q -> -x_q`` (which leaves the law of the data and ``h`` unchanged) the
+feature ``x_q (x) h`` flips sign while the even part of ``y_q`` (``E g`` included) does not, so
+in the fit and at test that part is sign-symmetric noise of its variance, and the odd rest of
+``r`` is uncorrelated with every feature linear in ``x_q`` given the context. On the context side
+``h`` is ``a_1`` times the statistic of a linear target whose noise makes ``E y^2`` the label
+second moment. Hence the labels act as ``a_1 (s + eps')`` with ``Var eps' = rho' = E y^2/a_1^2 -
+1`` (``V = E y^2``, not ``Var y``), ``alpha`` unchanged, and, since ``Gamma`` is unchanged, ridge
+``lambda/a_1^2``: ``e(g) = a_1^2 e(alpha, tau, kappa, rho', lambda/a_1^2)``, ICL and IDG alike.
+The reduction is the random transformer's (:mod:`rmt_icl.theory._target_reduction`) without an
+intercept; ``a_1 = 0`` raises ``NotImplementedError``.
+
+Calling convention (all of :mod:`rmt_icl.theory`): ``target`` (default ``"linear"``) may be
+positional; the ratios are keyword-only, documented in the order ``alpha, tau, kappa, rho,
+ridge``; scalar input gives a numpy float, array input an array of the broadcast shape.
 """
 
 from __future__ import annotations
@@ -49,6 +63,7 @@ from rmt_icl.core.errors import ConvergenceError
 from rmt_icl.theory._conventions import broadcast_flat, shape_out
 from rmt_icl.theory._marchenko_pastur import mp_all, mp_resolvent
 from rmt_icl.theory._root import check_converged, log_newton
+from rmt_icl.theory._target_reduction import check_learnable, effective_problem, target_moments
 
 __all__ = [
     "LinearAttentionAuxiliaries",
@@ -357,9 +372,40 @@ def _by_ridge(alpha, tau, kappa, rho, ridge, ridgeless, general):
     return shape_out(out, shape)
 
 
+_LA_TARGET_REASON = ("linear attention's predictor x_q^T Gamma h is linear in the query and "
+                     "learns only the part of g linear in s")
+
+
+def _with_target(target, alpha, tau, kappa, rho, ridge, ridgeless, general):
+    """:func:`_by_ridge` for labels ``y = g(s) + eps`` (module docstring, "Nonlinear targets").
+
+    The built-in linear target is evaluated directly. Any other target is reduced to its
+    effective linear problem without an intercept: ``a_1^2 e(alpha', tau, kappa, rho',
+    ridge/a_1^2)`` with ``rho' = E y^2/a_1^2 - 1`` and ``alpha' = (1 + rho')/q*'`` (``= alpha``
+    up to rounding), by :mod:`rmt_icl.theory._target_reduction`.
+    """
+    mom = target_moments(target)
+    if mom.is_linear:
+        return _by_ridge(alpha, tau, kappa, rho, ridge, ridgeless, general)
+    check_learnable(mom, _LA_TARGET_REASON)
+    shape, (tau, alpha, kappa, rho, lam) = _validate(alpha, tau, kappa, rho, ridge)
+    eff = effective_problem(mom, alpha, rho, intercept=False)
+    # rho' = E y^2/a_1^2 - 1 >= 0 (Cauchy-Schwarz); clip the rounding of a linear callable
+    out = _by_ridge(eff.alpha, tau, kappa, np.maximum(eff.rho, 0.0), lam / eff.a1sq,
+                    ridgeless, general)
+    return shape_out(eff.a1sq * out, shape)
+
+
 _PARAMS_DOC = """
     Parameters
     ----------
+    target : str, callable or Target, optional
+        Label function ``g`` of ``s = <x, w> ~ N(0, 1)``, labels ``y = g(s) + eps``: a name of
+        :mod:`rmt_icl.core.targets` (``"linear"``, the default, ``"relu"``, ``"tanh"``,
+        ``"tanh:A"``, ...; not the one-step-GD/LSA ``signed:`` family), another activation name
+        of :mod:`rmt_icl.hermite` used as a label function, a callable ``g`` or a
+        :class:`rmt_icl.core.targets.Target`. A nonlinear target is reduced to the linear one
+        (module docstring, "Nonlinear targets"); it needs ``a_1 = E[g(s) s] != 0``.
     alpha : array_like
         Context length ``alpha = ell/d``, in ``(0, inf)``.
     tau : array_like
@@ -373,7 +419,8 @@ _PARAMS_DOC = """
         Ridge ``lambda >= 0`` of the pretraining penalty ``(n/d) lambda ||Gamma||_F^2``.
         ``0`` (default) means the ridgeless limit ``lambda -> 0+``.
 
-    All arguments are keyword-only and broadcast against each other (numpy rules).
+    ``target`` may be positional; all other arguments are keyword-only and broadcast against
+    each other (numpy rules).
 
     Returns
     -------
@@ -385,13 +432,17 @@ _PARAMS_DOC = """
     ------
     ValueError
         If ``tau``, ``alpha`` or ``kappa`` is not positive, ``rho`` or ``ridge`` is negative,
-        or any argument is NaN (or infinite, except ``kappa``). The message names the parameter.
+        or any argument is NaN (or infinite, except ``kappa``), or ``target`` is not a target
+        (or returns non-finite values). The message names the parameter.
+    NotImplementedError
+        For a target with ``a_1 = E[g(s) s] = 0`` (nothing the predictor can learn; the
+        reduction divides by ``a_1``).
     rmt_icl.core.errors.ConvergenceError
         If the fixed-point solver fails (carries the scaled residual).
 """
 
 
-def linear_attention_icl_error(*, alpha, tau, kappa, rho, ridge=0.0):
+def linear_attention_icl_error(target="linear", *, alpha, tau, kappa, rho, ridge=0.0):
     r"""Deterministic-equivalent ICL test error of ridge-pretrained linear attention.
 
     ICL: the test task is a fresh ``w ~ N(0, I_d)``. With ``q* = (1+rho)/alpha`` and the
@@ -415,11 +466,11 @@ def linear_attention_icl_error(*, alpha, tau, kappa, rho, ridge=0.0):
     Standing: authors' public code (Lu et al. 2024, "Result 1"), checked numerically and by
     Monte Carlo (``docs/theory/linear_attention.md``, "ICL error").
     """
-    return _by_ridge(alpha, tau, kappa, rho, ridge, _icl_ridgeless_flat,
-                     lambda aux, comp, tau, rho: _icl_general_flat(aux, comp, rho))
+    return _with_target(target, alpha, tau, kappa, rho, ridge, _icl_ridgeless_flat,
+                        lambda aux, comp, tau, rho: _icl_general_flat(aux, comp, rho))
 
 
-def linear_attention_idg_error(*, alpha, tau, kappa, rho, ridge=0.0):
+def linear_attention_idg_error(target="linear", *, alpha, tau, kappa, rho, ridge=0.0):
     r"""Deterministic-equivalent IDG (in-distribution) test error of linear attention.
 
     IDG: the test task is drawn uniformly from the ``k = kappa d`` pretraining tasks (fresh
@@ -443,8 +494,8 @@ def linear_attention_idg_error(*, alpha, tau, kappa, rho, ridge=0.0):
        module), and finite-d Monte Carlo at ``lambda in {0.1, 1}`` agrees within 0.2--1.2 % at
        d = 80--100. An independent Monte Carlo verification is the simulation module's job.
     """
-    return _by_ridge(alpha, tau, kappa, rho, ridge, _idg_ridgeless_flat,
-                     lambda aux, comp, tau, rho: tau * aux.c)
+    return _with_target(target, alpha, tau, kappa, rho, ridge, _idg_ridgeless_flat,
+                        lambda aux, comp, tau, rho: tau * aux.c)
 
 
 linear_attention_icl_error.__doc__ += _PARAMS_DOC

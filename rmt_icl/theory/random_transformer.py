@@ -110,6 +110,18 @@ Calling convention (all of :mod:`rmt_icl.theory`): ``activation`` and ``target``
 the ratios are keyword-only, documented in the order ``alpha, tau, kappa, width_ratio, rho,
 ridge``; scalar input gives numpy floats, array input arrays of the broadcast shape.
 
+Activations: a name registered in :mod:`rmt_icl.hermite`, an :class:`rmt_icl.hermite.Activation`
+(with its parameters) or any callable ``sigma(u)``, all through the Hermite engine (a callable by
+adaptive quadrature). Targets: see :mod:`rmt_icl.theory._target_reduction` (shared with linear
+attention's ``target=``).
+
+The ridgeless limit (``ridge = 0``; docs, section 7): ``lambda_bar -> 0+`` of the equivalent,
+solved directly. It is infinite exactly at the interpolation threshold ``min(k, rank) = n``:
+for the identity (any affine ``sigma``) ``min(pi, 1) = tau`` (``k = n <= D`` or ``n = D <= k``),
+i.e. ``psi = 1`` with ``tau <= 1`` or ``tau = 1`` with ``psi >= 1``; for a ``sigma`` with
+feature noise ``mu* > 0`` the kernel has full rank ``n`` for every ``tau``, and the threshold is
+``psi = 1`` (``k = n``) only.
+
 Not covered (raises ``NotImplementedError``): targets with ``a_1 = 0`` (nothing learnable; the
 error is that of fitting noise), activations with ``mu1 = 0``, and a target with ``E g != 0``
 under a ``sigma`` with ``mu0 = 0`` that is not odd (its constant mode fits the mean partially).
@@ -123,11 +135,17 @@ import numpy as np
 
 from rmt_icl.core.checks import check_nonnegative, check_positive
 from rmt_icl.core.errors import ConvergenceError
-from rmt_icl.core.targets import Target, get_target, is_target_name
-from rmt_icl.hermite import activation_names, hermite_expansion
+from rmt_icl.hermite import activation_names, get_activation, hermite_expansion
 from rmt_icl.theory._conventions import broadcast_flat, shape_out
 from rmt_icl.theory._marchenko_pastur import mp_all
 from rmt_icl.theory._root import check_converged, log_newton
+from rmt_icl.theory._target_reduction import (
+    A1_TOL,
+    TargetMoments,
+    check_learnable,
+    effective_problem,
+    target_moments,
+)
 from rmt_icl.theory.linear_attention import (
     linear_attention_auxiliaries,
     linear_attention_fixed_point,
@@ -143,8 +161,8 @@ __all__ = [
     "random_transformer_icl_error",
 ]
 
-#: activations validated against the simulated RT (any registered activation with c_1 != 0 is
-#: accepted; docs section 6.4)
+#: activations validated against the simulated RT (any activation with c_1 != 0 is accepted: a
+#: registered name, an Activation or a callable; docs sections 6.4 and 8)
 SUPPORTED_ACTIVATIONS = ("identity", "relu", "tanh", "erf")
 #: targets validated against the simulated RT (any target with E[g(s) s] != 0 is accepted)
 SUPPORTED_TARGETS = ("linear", "relu", "tanh")
@@ -164,7 +182,9 @@ class RandomTransformerAuxiliaries(NamedTuple):
     la_error : ndarray
         Lu et al.'s ICL error at the renormalised ridge, ``e_LA(lambda_eff)``.
     variance_term : ndarray
-        The extra "variance due to the features", ``(1 + q*) N V = e_RT - e_LA(lambda_eff)``.
+        The extra "variance due to the features", ``(1 + q*) N V = e_RT - e_LA(lambda_eff)``
+        (``inf``, like ``error`` and ``variance_factor``, at the ridgeless interpolation
+        threshold).
     lambda_la_nominal : ndarray
         ``lambda_0 = (t/d) lambda_bar / tau``, the LA ridge the RT tends to as ``psi -> inf``.
     lambda_la_effective : ndarray
@@ -183,7 +203,9 @@ class RandomTransformerAuxiliaries(NamedTuple):
     train_error : ndarray or None
         Gaussian-equivalent model only: the deterministic equivalent of linear attention's
         training mean squared error at ``lambda_eff`` (GCV form, ``(lambda_eff/eps)^2`` times
-        the error on the training law); ``None`` for the identity.
+        the error on the training law); ``None`` for the identity (and for an affine
+        ``sigma`` at ``ridge = 0``, which takes the identity's limit; NaN there when other
+        points of the same call have ``ridge > 0``).
     target_scale : ndarray
         ``a_1^2 = E[g(s) s]^2``: ``error``, ``la_error``, ``variance_term`` and ``train_error``
         are ``a_1^2`` times those of the effective linear problem (section 6 of the docs); the
@@ -221,9 +243,6 @@ MODELS = ("rt", "hermite1")
 
 #: even Hermite coefficients below this (relative to sqrt(E sigma^2)) count as zero (odd sigma)
 _ODD_TOL = 1e-10
-#: a target whose linear component |a_1| is below this carries nothing a linear-in-x_q feature
-#: can learn; the reduction to the effective linear problem is then undefined
-_A1_TOL = 1e-8
 
 
 class _Reduction(NamedTuple):
@@ -236,64 +255,47 @@ class _Reduction(NamedTuple):
     mean: float  # E g(s)
     a1: float  # E[g(s) s]
     second: float  # E g(s)^2
+    linear: bool = False  # c*_1 = 0: sigma is affine (mu* z vanishes; the identity up to scale)
 
 
-def _target_moments(target):
-    """``(name, E g, a_1 = E[g s], E g^2)`` of a target.
+def _resolve_activation(activation):
+    """``(name, Hermite expansion to degree 8)`` of an activation; ``None`` for the identity.
 
-    Accepts a name of :mod:`rmt_icl.core.targets` (``"identity"`` is ``"linear"``) or a
-    :class:`rmt_icl.core.targets.Target` (or an object with ``mean``, ``a1`` and ``second``
-    attributes), which use their stored moments (the ones the simulator samples with); any other
-    activation name registered in :mod:`rmt_icl.hermite`, used as a
-    label function (``"erf"``, ``"gelu"``, ...); or a callable ``g``. The last two go through the
-    Hermite engine.
+    A name goes through :func:`rmt_icl.hermite.hermite_expansion` as a name (``"linear"`` is
+    ``"identity"``); an :class:`rmt_icl.hermite.Activation` (with its parameters) or any
+    callable ``sigma(u)`` through the same engine, by quadrature for a callable.
     """
-    if isinstance(target, str) and target.strip().lower() == "identity":
-        target = "linear"
-    if is_target_name(target) or isinstance(target, Target):
-        target = get_target(target)
-    if all(hasattr(target, key) for key in ("mean", "a1", "second")):
-        return (getattr(target, "name", "target"), float(target.mean), float(target.a1),
-                float(target.second))
-    if isinstance(target, str):
-        name = target.lower()
-        if name not in activation_names():
-            raise ValueError(f"target must be a name of rmt_icl.core.targets, a registered "
-                             f"activation name {activation_names()} or a callable, got "
-                             f"{target!r}")
-        exp = hermite_expansion(name, 1)
-    elif callable(target):
-        name = getattr(target, "__name__", "callable")
-        exp = hermite_expansion(target, 1)
-    else:
-        raise ValueError(f"target must be a name or a callable, got {target!r}")
-    c0, c1 = (float(c) for c in exp.coefficients)
-    return name, c0, c1, float(exp.second_moment)
+    if isinstance(activation, str):
+        a = activation.lower()
+        if a == "linear":
+            a = "identity"
+        if a == "identity":
+            return a, None
+        if a not in activation_names():
+            raise ValueError(f"activation must be a callable, an Activation or one of the "
+                             f"registered names {activation_names()}, got {activation!r}")
+        return a, hermite_expansion(a, 8)
+    if callable(activation):  # an Activation, or a user callable (wrapped by the engine)
+        act = get_activation(activation)
+        if act.key is not None and act.name == "identity":
+            return "identity", None
+        return act.name, hermite_expansion(act, 8)
+    raise ValueError(f"activation must be a callable, an Activation or one of the registered "
+                     f"names {activation_names()}, got {activation!r} of type "
+                     f"{type(activation).__name__}")
 
 
 def _check_model(activation, target, model) -> _Reduction:
     """Resolve the activation's Hermite data and the target's moments; raise if unsupported."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    name_a = activation if isinstance(activation, str) else getattr(activation, "name", None)
-    if not isinstance(name_a, str):
-        raise ValueError(f"activation must be a registered activation name, got {activation!r}")
-    a = name_a.lower()
-    if a == "linear":
-        a = "identity"
-    t_name, mean, a1, second = _target_moments(target)
-    if not abs(a1) > _A1_TOL:
-        raise NotImplementedError(
-            f"target {t_name!r} has no linear component (a_1 = E[g(s) s] = {a1!r}): in the "
-            f"proportional limit the random transformer learns only the part of g linear in "
-            f"the query (docs/theory/random_transformer.md, section 6), so its error is that of "
-            f"fitting pure noise, which this reduction does not cover"
-        )
-    if a == "identity":
-        return _Reduction(a, 1.0, 0.0, False, mean, a1, second)
-    if a not in activation_names():
-        raise ValueError(f"activation must be one of {activation_names()}, got {name_a!r}")
-    exp = hermite_expansion(a, 8)
+    name_a, exp = _resolve_activation(activation)
+    mom = target_moments(target)
+    check_learnable(mom, "in the proportional limit the random transformer learns only the part "
+                    "of g linear in the query (docs/theory/random_transformer.md, section 6)")
+    mean, a1, second = mom.mean, mom.a1, mom.second
+    if exp is None:
+        return _Reduction("identity", 1.0, 0.0, False, mean, a1, second, True)
     c = np.asarray(exp.coefficients, dtype=np.float64)
     c0, c1, c_star = float(c[0]), float(c[1]), float(exp.residuals[1])
     if not abs(c1) > 1e-12:
@@ -304,34 +306,30 @@ def _check_model(activation, target, model) -> _Reduction:
     size = np.sqrt(exp.second_moment)
     odd = bool(np.all(np.abs(c[0::2]) <= _ODD_TOL * size))
     intercept = bool(abs(c0) > _ODD_TOL * size)
-    if not odd and not intercept and abs(mean) > _A1_TOL:
+    if not odd and not intercept and abs(mean) > A1_TOL:
         raise NotImplementedError(
             f"activation {name_a!r} has mu0 = 0 but even Hermite components, so its constant "
             f"mode has an O(1) eigenvalue and fits the target mean E g = {mean:.6g} only "
             f"partially; the equivalent covers mu0 != 0 (mean fitted) or odd sigma (mean not "
             f"fitted), or a zero-mean target"
         )
-    return _Reduction(a, c1, c_star**2, intercept, mean, a1, second)
+    linear = bool(c_star <= _ODD_TOL * size)
+    return _Reduction(name_a, c1, c_star**2, intercept, mean, a1, second, linear)
 
 
 def _effective_problem(red: _Reduction, alpha, rho, t_over_d):
-    """Map (target, alpha, rho, t/d) to the effective linear problem (docs, section 6.2).
+    """Map (target, alpha, rho, t/d) to the effective linear problem (docs, section 6.3).
 
-    With ``q = E y^2 = E g^2 + rho`` and ``V = Var y`` if the constant mode fits the mean
-    (``mu0 != 0``), else ``V = q``: the labels are ``a_1 (y' + const)`` with ``y' = s + eps'``,
-    ``Var eps' = rho' = V/a_1^2 - 1`` (query role), and the context statistic is ``a_1`` times
-    that of a linear target with ``q*' = q/(a_1^2 alpha)`` (context role), i.e. Lu's formula at
-    ``alpha' = (1 + rho')/q*'``. Returns ``(alpha', rho', s' = (t/d)/a_1^2, a_1^2)``.
+    :func:`rmt_icl.theory._target_reduction.effective_problem` with the intercept of the
+    activation's constant mode (``mu0 != 0``), plus the first layer's normalisation
+    ``s' = (t/d)/a_1^2`` (``t/d -> a_1^2 + q/alpha`` in linear-attention scaling unless a
+    finite-d value is given).
+    Returns ``(alpha', rho', s', a_1^2)``.
     """
-    a1sq = red.a1**2
-    q = red.second + rho
-    var = q - red.mean**2 if red.intercept else q
-    rho_eff = var / a1sq - 1.0
-    qstar_eff = q / (a1sq * alpha)
-    alpha_eff = (1.0 + rho_eff) / qstar_eff
-    # t/d -> a_1^2 + q/alpha in linear-attention scaling unless a finite-d value is given
-    s_eff = np.where(np.isnan(t_over_d), 1.0 + qstar_eff, t_over_d / a1sq)
-    return alpha_eff, rho_eff, s_eff, a1sq
+    mom = TargetMoments("target", red.mean, red.a1, red.second, False)
+    eff = effective_problem(mom, alpha, rho, intercept=red.intercept)
+    s_eff = np.where(np.isnan(t_over_d), 1.0 + eff.q_star, t_over_d / eff.a1sq)
+    return eff.alpha, eff.rho, s_eff, eff.a1sq
 
 
 def _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d):
@@ -341,7 +339,7 @@ def _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d):
     kappa = check_positive("kappa", kappa, allow_inf=True)
     psi = check_positive("width_ratio", width_ratio, allow_inf=True)
     rho = check_nonnegative("rho", rho)
-    ridge = check_positive("ridge", ridge)
+    ridge = check_nonnegative("ridge", ridge)
     # NaN marks "use the limit a_1^2 + q/alpha" (resolved per target in _effective_problem)
     t_over_d = np.nan if t_over_d is None else check_positive("t_over_d", t_over_d)
     return broadcast_flat(alpha, tau, kappa, psi, rho, ridge, t_over_d)
@@ -381,7 +379,7 @@ def _linear_attention_at(alpha, tau, kappa, rho, lam, eps, what):
     aux = linear_attention_auxiliaries(alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=lam)
     e_la = np.atleast_1d(np.asarray(linear_attention_icl_error(alpha=alpha, tau=tau,
                                                                kappa=kappa, rho=rho, ridge=lam)))
-    rel = np.abs(np.atleast_1d(aux.epsilon) - eps) / eps
+    rel = np.abs(np.atleast_1d(aux.epsilon) - eps) / np.where(eps > 0, eps, 1.0)
     if rel.size and rel.max() > 1e-7:
         raise ConvergenceError(
             f"{what} and linear-attention fixed points disagree (relative {rel.max():.3e})",
@@ -522,6 +520,13 @@ def _p1_flat(alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
 
     mu = _solve_log_newton(g, np.log(lbar), np.log(2.0 * lbar + 1.0), widen, "p = 1 fixed point",
                            as_x=np.exp, as_log=lambda h: h)
+    return _p1_at(mu, alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2)
+
+
+def _p1_at(mu, alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
+    """The p = 1 equivalent's auxiliaries at a solved sketch ridge ``mu >= 0`` (flat arrays)."""
+    q = (1.0 + rho) / alpha
+    pi = psi * tau
     lam, eps, m, dm, de, eps_mu, df1, ddf1 = _p1_state(mu, alpha, tau, kappa, rho, q, s, mu1,
                                                         mus2)
 
@@ -549,12 +554,162 @@ def _p1_flat(alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
                                         norm, df1, df2, e_train)
 
 
+
+# --------------------------------------------------------------------------------------------
+# the ridgeless limit (ridge = 0; docs, section 7)
+# --------------------------------------------------------------------------------------------
+def _interpolation_peak(tau, psi, linear: bool):
+    """Where the ridgeless error is infinite: ``min(k, rank) = n`` (docs, section 7).
+
+    Identity (and any affine ``sigma``): ``min(pi, 1) = tau``, i.e. ``psi = 1`` with
+    ``tau <= 1`` or ``tau = 1`` with ``psi >= 1``. With feature noise (``mu* > 0``) the
+    training kernel has full rank ``n``, so only ``psi = 1`` (``k = n``).
+    """
+    if linear:
+        return ((psi == 1.0) & (tau <= 1.0)) | ((tau == 1.0) & (psi >= 1.0))
+    return psi == 1.0
+
+
+def _aux_ridgeless_flat(alpha, tau, kappa, psi, rho):
+    """``lambda_bar -> 0+`` of :func:`_aux_flat` (identity ``sigma``; flat arrays).
+
+    The joint fixed point's root tends to ``eps_0`` (root of ``eps M_kappa(eps + q*) = 1 -
+    min(tau, pi)``, 0 if ``min(tau, pi) >= 1``); the factor of ``min(tau, pi)`` vanishes, so
+    ``lambda_eff -> 0`` for ``tau <= pi`` and ``lambda_eff -> eps_0 (tau - pi)/tau`` for
+    ``pi < tau``. Where ``eps_0 = 0`` (``tau > 1``, ``pi >= 1``: the sketch keeps all ``D``
+    directions of the data) the variance factor vanishes like ``eps`` and ``df_1, df_2 -> 1``
+    (``= D/d^2``): the error is linear attention's least-squares error.
+    """
+    q = (1.0 + rho) / alpha
+    pi = psi * tau
+    eps = np.atleast_1d(np.asarray(linear_attention_fixed_point(
+        alpha=alpha, tau=np.minimum(tau, pi), kappa=kappa, rho=rho, ridge=0.0), dtype=float))
+    narrow = psi < 1.0
+    lam_eff = np.where(narrow, eps * (tau - np.where(narrow, pi, tau)) / tau, 0.0)
+    peak = _interpolation_peak(tau, psi, True)
+
+    aux, e_la = _linear_attention_at(alpha, tau, kappa, rho, lam_eff, eps, "ridgeless joint")
+    m_l, dm_l, nu_l = np.atleast_1d(aux.m), np.atleast_1d(aux.m_prime), np.atleast_1d(aux.nu)
+    pos = eps > 0
+    e_l = np.where(pos, eps, 1.0)  # placeholder where eps = 0 (limits set below)
+    de = m_l + e_l * dm_l
+    eps_prime = (tau / e_l) / (de + tau * lam_eff / e_l**2)
+    r = lam_eff / e_l
+    df1 = np.where(pos, tau * (1.0 - r), 1.0)
+    df2 = np.where(pos, tau * (1.0 - 2.0 * r + r * r * eps_prime), 1.0)
+    numer = np.where(pos, np.maximum(e_l * m_l - lam_eff * eps_prime * de, 0.0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vfac = np.where(np.isinf(pi) | ~pos, 0.0, numer / np.where(np.isinf(pi), 1.0, pi - df2))
+    vfac[peak] = np.inf
+    norm = _gamma_norm(e_la, 1.0 - nu_l * m_l, rho, q)
+    with np.errstate(invalid="ignore"):
+        var_term = (1.0 + q) * norm * vfac
+    var_term[peak] = np.inf
+    err = e_la + var_term
+    err[peak] = np.inf
+    return RandomTransformerAuxiliaries(err, e_la, var_term, np.zeros_like(tau), lam_eff, eps,
+                                        vfac, norm, df1, df2)
+
+
+def _p1_ridgeless_residual(eps, pi, q, kappa, c):
+    """``g(eps) = eps (eps M(eps + q) - 1 + pi) - c``, ``eps g'`` and the scale of its terms."""
+    m, dm, _ = mp_all(eps + q, kappa)
+    f = eps * m - 1.0 + pi
+    g = eps * f - c
+    dg = eps * (f + eps * (m + eps * dm))  # derivative in log eps
+    scale = c + eps * (np.abs(pi - 1.0) + 1.0)
+    return g, dg, scale
+
+
+def _p1_ridgeless_flat(alpha, tau, kappa, psi, rho, s, mu1, mus2):
+    """``lambda_bar -> 0+`` of :func:`_p1_flat` (``mu* > 0``; flat arrays).
+
+    The outer equation ``mu (1 - df1(mu)/pi) = lambda_bar`` at ``lambda_bar = 0``: for
+    ``psi > 1`` (``df1 <= tau < pi``) the root is ``mu = 0`` (ridgeless kernel regression, the
+    feature noise ``mu*^2 I_n`` keeping the kernel invertible); for ``psi < 1`` it is the
+    ``mu > 0`` with ``df1(mu) = pi``. With ``df1 = tau - mu s/(mu1^2 eps)`` and Lu's fixed point
+    ``mu = mu1^2 eps (tau - 1 + eps m)/s - mu*^2`` that is one increasing equation in ``eps``,
+
+        eps (eps M_kappa(eps + q*) - 1 + pi) = s mu*^2 / mu1^2,   eps > eps_0(pi),
+
+    then ``mu = (tau - pi) mu1^2 eps / s``. ``psi = 1``: the error is infinite.
+    """
+    q = (1.0 + rho) / alpha
+    pi = psi * tau
+    mu = np.zeros_like(tau)
+    below = psi < 1.0
+    if below.any():
+        a_, t_, k_, r_, p_, q_ = (x[below] for x in (alpha, tau, kappa, rho, pi, q))
+        c = s[below] * mus2 / mu1**2
+        eps0 = np.atleast_1d(np.asarray(linear_attention_fixed_point(
+            alpha=a_, tau=np.minimum(p_, 1.0), kappa=k_, rho=r_, ridge=0.0), dtype=float))
+        lo = np.maximum(eps0, 0.5 * c / p_)  # g(lo) < 0: g(eps0) = -c, and g(eps) <= pi eps - c
+        hi_eps = 2.0 * lo + 2.0 * (1.0 + q_) / p_ + 2.0 * c / p_
+
+        def residual(x, sel):
+            return _p1_ridgeless_residual(x, p_[sel], q_[sel], k_[sel], c[sel])
+
+        def widen(hi, bad):
+            hi[bad] *= 2.0
+
+        eps = _solve_log_newton(residual, np.log(lo), hi_eps, widen,
+                                "p = 1 ridgeless fixed point", as_x=lambda h: h, as_log=np.log)
+        mu[below] = (t_ - p_) * mu1**2 * eps / s[below]
+    aux = _p1_at(mu, alpha, tau, kappa, psi, rho, np.zeros_like(tau), s, mu1, mus2)
+    peak = _interpolation_peak(tau, psi, False)
+    if peak.any():
+        for field in ("error", "variance_term", "variance_factor"):
+            getattr(aux, field)[peak] = np.inf
+    return aux
+
+
+def _solve_flat(red: _Reduction, alpha, tau, kappa, psi, rho, lbar, s):
+    """The equivalent's auxiliaries on flat arrays of the effective problem (any ``ridge``).
+
+    Points with ``ridge > 0`` go through the fixed points of sections 1 and 5 (all of them in
+    one vectorised call when no ridge is zero); points with ``ridge = 0`` through the ridgeless
+    limits. An affine ``sigma`` (``c*_1 = 0``) has the identity's ridgeless limit (its
+    ridge-``lambda_bar`` problem is the identity's at ``lambda_bar/mu1^2``).
+    """
+    def general(*args):
+        if red.activation == "identity":
+            return _aux_flat(*args)
+        return _p1_flat(*args, red.mu1, red.mus2)
+
+    zero = lbar == 0
+    if not zero.any():
+        return general(alpha, tau, kappa, psi, rho, lbar, s)
+    sub = [x[zero] for x in (alpha, tau, kappa, psi, rho, s)]
+    if red.activation == "identity" or red.linear:
+        ridgeless = _aux_ridgeless_flat(*sub[:5])
+    else:
+        ridgeless = _p1_ridgeless_flat(*sub, red.mu1, red.mus2)
+    if zero.all():
+        return ridgeless
+    pos = ~zero
+    parts = [(zero, ridgeless),
+             (pos, general(*(x[pos] for x in (alpha, tau, kappa, psi, rho, lbar, s))))]
+    fields = []
+    for name in RandomTransformerAuxiliaries._fields[:11]:
+        if all(getattr(p, name) is None for _, p in parts):
+            fields.append(None)
+            continue
+        full = np.full(tau.shape, np.nan)  # NaN: a train error the identity limit does not give
+        for where, p in parts:
+            if getattr(p, name) is not None:
+                full[where] = getattr(p, name)
+        fields.append(full)
+    return RandomTransformerAuxiliaries(*fields)
+
+
 _PARAMS_DOC = """
     Parameters
     ----------
-    activation : str
-        Activation ``sigma``: ``"identity"`` (alias ``"linear"``) or any activation registered
-        in :mod:`rmt_icl.hermite` with ``c_1 != 0``.
+    activation : str, Activation or callable
+        Activation ``sigma`` with ``c_1 != 0``: ``"identity"`` (alias ``"linear"``), a name
+        registered in :mod:`rmt_icl.hermite`, an :class:`rmt_icl.hermite.Activation` (e.g.
+        ``get_activation("leaky_relu", slope=0.1)``) or any callable ``sigma(u)`` on float64
+        arrays (Hermite coefficients by adaptive quadrature).
     target : str, callable or Target
         Label function ``g`` of ``s = <x, w> ~ N(0, 1)``: a name of :mod:`rmt_icl.core.targets`
         (``"linear"``, ``"relu"``, ``"tanh"``, ``"tanh:A"``, ...; not the one-step-GD/LSA
@@ -573,7 +728,9 @@ _PARAMS_DOC = """
         Label-noise variance, in ``[0, inf)``.
     ridge : array_like
         The RT ridge ``lambda_bar`` of ``a = (Phi^T Phi + lambda_bar I)^{-1} Phi^T y``, in
-        ``(0, inf)`` (the papers' ``lambda = lambda_bar/n``).
+        ``[0, inf)`` (the papers' ``lambda = lambda_bar/n``). ``0`` is the ridgeless limit
+        ``lambda_bar -> 0+`` (minimum-norm fit), ``inf`` at the interpolation threshold
+        (module docstring).
     t_over_d : array_like, optional
         Normalisation ``t/d`` of the first layer (rows of ``F`` are ``N(0, I_D/t)``). Default:
         the limit ``1 + (1+rho)/alpha`` of the linear target in linear-attention scaling of the
@@ -607,11 +764,7 @@ def random_transformer_auxiliaries(activation, target, *, alpha, tau, kappa, wid
     shape, (alpha, tau, kappa, psi, rho, lbar, t_over_d) = _validate(
         alpha, tau, kappa, width_ratio, rho, ridge, t_over_d)
     alpha_e, rho_e, s_e, a1sq = _effective_problem(red, alpha, rho, t_over_d)
-    args = (alpha_e, tau, kappa, psi, rho_e, lbar, s_e)
-    if red.activation == "identity":
-        aux = _aux_flat(*args)
-    else:
-        aux = _p1_flat(*args, red.mu1, red.mus2)
+    aux = _solve_flat(red, alpha_e, tau, kappa, psi, rho_e, lbar, s_e)
     # back to the units of the labels: error-like quantities scale with a_1^2
     aux = aux._replace(error=a1sq * aux.error, la_error=a1sq * aux.la_error,
                        variance_term=a1sq * aux.variance_term,
@@ -644,8 +797,9 @@ def random_transformer_icl_error(activation, target, *, alpha, tau, kappa, width
     ``e_LA`` is Lu et al.'s ICL error (:func:`rmt_icl.theory.linear_attention_icl_error`),
     ``N = lim ||Gamma_LA||_F^2/d`` and ``V`` the sketch's variance factor (module docstring and
     ``docs/theory/random_transformer.md``). Limits: ``psi -> inf`` gives ``e_LA(lambda_0)``;
-    ``ridge -> inf`` gives ``1 + rho``; as ``ridge -> 0`` the error peaks at ``min(pi, 1) =
-    tau`` (``min(k, D) = n``).
+    ``ridge -> inf`` gives ``1 + rho``; ``ridge = 0`` is the ridgeless limit, ``inf`` at the
+    interpolation threshold ``min(pi, 1) = tau`` (``min(k, D) = n``) for the identity and
+    ``psi = 1`` (``k = n``) for a nonlinear ``sigma`` (docs, section 7).
 
     Methods: one scalar fixed-point equation per point (vectorised safeguarded Newton),
     Marchenko--Pastur transforms, and (``hermite1``) the Hermite engine for ``c_0, c_1, c*_1``;
@@ -655,7 +809,7 @@ def random_transformer_icl_error(activation, target, *, alpha, tau, kappa, width
     -------
     ndarray or float
         The ICL error (noise included), broadcast over the arguments; a numpy float for scalar
-        input.
+        input; ``inf`` at the ridgeless interpolation threshold.
 
     Raises
     ------
@@ -663,7 +817,9 @@ def random_transformer_icl_error(activation, target, *, alpha, tau, kappa, width
         For a target with ``a_1 = 0``, an activation with ``c_1 = 0``, or ``E g != 0`` with an
         activation that has ``c_0 = 0`` and is not odd (module docstring, "Not covered").
     ValueError
-        If a ratio is out of range or NaN (the message names the parameter).
+        If a ratio is out of range or NaN, or the activation or the target is not one (unknown
+        name, wrong type, a callable returning non-finite values or growing too fast); the
+        message names the parameter (``activation``, ``target``, ``alpha``, ...).
     rmt_icl.core.errors.ConvergenceError
         If a fixed point fails to converge (carries the scaled residual).
     """
