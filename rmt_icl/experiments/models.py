@@ -1,8 +1,8 @@
 """The built-in sweep models of the simulators, each registered with its defaults and check.
 
-=====================  ===================================================================
+====================== ===================================================================
 model                  point function
-=====================  ===================================================================
+====================== ===================================================================
 ``linear-attention``   ridge-pretrained linear attention, with its deterministic equivalent
                        (Lu et al. 2024) at the realised ratios as ``theory_icl``/``theory_idg``
 ``random-transformer`` the random transformer (random frozen first layer, ridge second layer),
@@ -10,7 +10,7 @@ model                  point function
                        ratios as ``theory_icl``/``theory_idg``
 ``hermite``            its Hermite-equivalent model of degree ``degree``
 ``linear-transformer`` the linear transformer on the random transformer's prompts
-=====================  ===================================================================
+====================== ===================================================================
 
 The studies register theirs in their own modules (:mod:`rmt_icl.experiments.equivalence`,
 :mod:`rmt_icl.experiments.rt_theory`).

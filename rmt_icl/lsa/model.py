@@ -1,6 +1,6 @@
 """One-layer linear self-attention: tokens, parametrisations, forward pass, analytic gradients.
 
-Token layout (one prompt, d covariates, n context pairs): the (d+1) x (n+1) matrix
+Token layout (one prompt, d covariates, n context pairs): the (d+1) x (n+1) matrix::
 
     E = [ x_1 ... x_n  x_q ]
         [ y_1 ... y_n   0  ]
@@ -174,7 +174,7 @@ class MergedLSA(_LSABase):
         return p[d] * Q[:d, :d] + np.outer(p[:d], Q[d, :d])
 
     def even_part(self) -> tuple[float, float]:
-        """(||p_x|| ||Q_xx||_F, |p_y| ||q_yx||): label-free and label-quadratic weights (-> 0)."""
+        """``||p_x|| ||Q_xx||_F, |p_y| ||q_yx||``: label-free and label-quadratic weights (-> 0)."""
         p, Q = self.params["p"], self.params["Q"]
         d = p.size - 1
         return (float(np.linalg.norm(p[:d]) * np.linalg.norm(Q[:d, :d])),

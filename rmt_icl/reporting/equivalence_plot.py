@@ -1,4 +1,4 @@
-"""Figure of the equivalence study: gap |e_Herm(p) - e_RT| vs d (log-log) and the errors vs d.
+"""Figure of the equivalence study: gap ``|e_Herm(p) - e_RT|`` vs d (log-log) and the errors vs d.
 
 Left panel: for each distinct Hermite degree p (degrees identical in law are drawn once,
 labelled e.g. "p=2≡3"), markers at ``|Delta_p(d)|`` with ±1 SE bars (SE of the per-run paired

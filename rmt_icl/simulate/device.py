@@ -270,8 +270,8 @@ def use_device(device, sampling=None):
     array path. Nested uses restore the outer setting on exit; the setting is per thread
     (a :class:`contextvars.ContextVar`).
 
-    Example
-    -------
+    Examples
+    --------
     ``with use_device("gpu"): row = point(params, seed)``
     """
     device = _check_setting(device)

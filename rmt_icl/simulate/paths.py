@@ -2,15 +2,15 @@
 
 A :class:`ScalingPath` fixes the proportional-limit ratios
 
-====================  =======================  ===========================================
+=====================  =======================  ===========================================
 ratio                  size at dimension ``d``  meaning
-====================  =======================  ===========================================
+=====================  =======================  ===========================================
 ``alpha``              ``ell = alpha d``        context length (labelled pairs per prompt)
 ``kappa``              ``K = kappa d``          pretraining task-pool size (``inf``: fresh)
 ``tau``                ``n = tau d^2``          number of pretraining prompts
 ``width_ratio`` (psi)  ``k = psi n``            MLP width of the random transformer
 ``width_d2`` (pi)      ``k = pi d^2``           alternative width parametrisation
-====================  =======================  ===========================================
+=====================  =======================  ===========================================
 
 and carries the model parameters that do not set sizes (noise variance ``rho`` and
 ``ridge``), so that ``path.sizes(d)`` for growing ``d`` is a sequence of finite instances of

@@ -1,6 +1,6 @@
 """Ridge solvers: primal or dual by shape, one or many ridge values.
 
-For features ``Phi`` (``n x p``), labels ``y`` and ridge ``lam >= 0``,
+For features ``Phi`` (``n x p``), labels ``y`` and ridge ``lam >= 0``::
 
     a(lam) = argmin_a ||y - Phi a||^2 + lam ||a||^2
            = (Phi^T Phi + lam I_p)^{-1} Phi^T y          (primal, p x p system)

@@ -10,7 +10,7 @@ then, given ``s``:
 * covariates ``x_i`` (context ``i <= ell`` and query) i.i.d. ``N(0, Sigma_x,s / d)``,
   ``Sigma_x,s = I + input_spike_s gamma gamma^T`` (the toolkit's units: ``x`` of the paper
   divided by ``sqrt(d)``), means zero;
-* labels ``y = g_s(s_idx) + eps``, ``eps ~ N(0, noise_s^2)``, with the paper's index
+* labels ``y = g_s(s_idx) + eps``, ``eps ~ N(0, noise_s^2)``, with the paper's index::
 
       s_idx = xi^T x_paper / (||xi|| ||Sigma_x,s||^{1/2})
             = sqrt(d) xi_hat^T x / sqrt(1 + input_spike_s),

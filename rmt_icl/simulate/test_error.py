@@ -6,7 +6,7 @@ Reduced model: ``y_hat = x_{ell+1}^T Gamma h`` with ``Gamma in R^{d x (d+1)}`` a
 ``E h = [w; 1+rho]``, ``E h_x h_x^T = (1+rho)(d/ell) I + (1 + 1/ell) w w^T``,
 ``E h_x h_y = (1+rho)(1 + 2/ell) w``, ``E h_y^2 = (1+rho)^2 (1 + 2/ell)``, and
 ``e(Gamma | w) = rho + (1/d) E ||w - Gamma h||^2``. Averaging over a test-task law with mean
-``mu`` and second moment ``R`` (``docs/theory/linear_attention.md``):
+``mu`` and second moment ``R`` (``docs/theory/linear_attention.md``)::
 
     e(Gamma) = 1 + rho - (2/d) tr(Gamma A) + ((1+rho)/d) tr(Gamma B Gamma^T),
     A = [R ; (1+rho) mu^T],

@@ -88,8 +88,8 @@ def sweep(
     RuntimeError
         The worker processes could not start (e.g. a script without a ``__main__`` guard);
         every run finished before is kept. (A run that kills its worker -- out of memory,
-        a crash -- is recorded as failed instead, see :class:`~rmt_icl.sweep.backends.
-        ProcessBackend`.)
+        a crash -- is recorded as failed instead, see
+        :class:`~rmt_icl.sweep.backends.ProcessBackend`.)
     """
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         raise RuntimeError(

@@ -10,9 +10,10 @@ existing ``.sqlite`` file is accepted too. The database has three tables:
     ``spec`` (the spec as given), ``created_utc``, ``created_version``.
 ``points(point_id, idx, params, seed_key)``
     every point of the spec, written when the store is created.
-``runs(point_id, run, status, result, error, traceback, wall_time, started_utc, finished_utc,
-host, pid, version, seed, seed_key, attempts)``
-    one row per finished run; ``result`` is the model's output dict as JSON (NaN allowed).
+``runs(point_id, run, status, result, ...)``
+    one row per finished run, with the columns ``point_id, run, status, result, error,
+    traceback, wall_time, started_utc, finished_utc, host, pid, version, seed, seed_key,
+    attempts``; ``result`` is the model's output dict as JSON (NaN allowed).
 
 Guarantees
 ----------

@@ -132,7 +132,7 @@ def bayes_ridge_risk(*, n, d, noise_var, n_draws: int = 200_000, seed: int = 0,
 def bayes_ridge_risk_mp(*, n, d, noise_var):
     """Marchenko-Pastur approximation of the Bayes ridge clean risk (vectorised).
 
-    With lambda = sigma^2/n and gamma = d/n,
+    With lambda = sigma^2/n and gamma = d/n::
 
         R_B ~ d lambda m(-lambda),
         m(-lambda) = [ -(1 - gamma + lambda) + sqrt((1 - gamma + lambda)^2 + 4 gamma lambda) ]
@@ -162,6 +162,8 @@ def check_positive_noise(noise_var) -> np.ndarray:
 
 def least_squares_risk(*, n, d, noise_var):
     """Clean risk of (min-norm) least squares w_LS = X^+ y, isotropic data; exact (vectorised).
+
+    ::
 
         n >= d + 2:  R = sigma^2 d / (n - d - 1)              (any Sigma_x, any prior)
         n <= d - 2:  R = (d - n) + sigma^2 n / (d - n - 1)      (min-norm, Sigma_x = Sigma_w = I)
@@ -276,7 +278,7 @@ def gd_risk_mp(steps, *, n, d, noise_var, nodes: int = 400) -> float:
     """Proportional-limit k-step GD clean risk: E sum_j -> d * integral against Marchenko-Pastur.
 
     With gamma = d/n and mu_gamma the MP law of the eigenvalues of S = X^T X / n (support
-    [(1 - sqrt gamma)^2, (1 + sqrt gamma)^2], plus an atom 1 - 1/gamma at 0 when gamma > 1),
+    [(1 - sqrt gamma)^2, (1 + sqrt gamma)^2], plus an atom 1 - 1/gamma at 0 when gamma > 1)::
 
         R_k ~ d * int P_k(s)^2 dmu_gamma(s)
               + (sigma^2 d / n) * int (1 - P_k(s))^2 / s dmu_gamma(s),

@@ -18,7 +18,7 @@ x_i^T x_q); merged ZFB/Ahn weights (W^{PV}, W^{KQ}) via :func:`gamma_to_merged`.
 
 Closed forms (``docs/theory/one_step_gd.md``, "Closed forms"; checked by Monte Carlo in the
 tests): with C = Sigma_w Sigma_x, a = (tr(Sigma_x Sigma_w) + sigma^2)/n and
-K = ((n+1)/n) Sigma_x Sigma_w Sigma_x + a Sigma_x,
+K = ((n+1)/n) Sigma_x Sigma_w Sigma_x + a Sigma_x::
 
     L(Gamma) = tr(Sigma_x Gamma^T K Gamma) - 2 tr(Sigma_x Sigma_w Sigma_x Gamma)
                + tr(Sigma_x Sigma_w) + sigma^2,
@@ -302,6 +302,8 @@ def optimal_lsa(cov_x, cov_w=None, *, n, noise_var=0.0) -> OptimalLSA:
 
 def lsa_loss(gamma, cov_x, cov_w=None, *, n, noise_var=0.0):
     """Pretraining loss L(Gamma) of the canonical LSA predictor y_hat = h^T Gamma x_q.
+
+    ::
 
         L(Gamma) = tr(Sigma_x Gamma^T K Gamma) - 2 tr(Sigma_x Sigma_w Sigma_x Gamma)
                    + tr(Sigma_x Sigma_w) + sigma^2,

@@ -11,7 +11,7 @@ ridge with the toolkit's ``ridge`` = ``lambda_bar``:
 (``psi`` = ``width_ratio``), so ``k/d^2 -> pi = psi tau`` and ``D/d^2 -> 1``.
 
 ``sigma = identity`` and the linear target (docs, section 1)
------------------------------------------------------------
+------------------------------------------------------------
 For ``sigma = identity`` the RT is the linear-attention predictor ``x_q^T Gamma h`` with
 ``vec Gamma = beta = S a``, ``S = F^T/sqrt(k)``: a **sketched ridge regression** on ``vec H``,
 
@@ -73,7 +73,7 @@ target; it is dropped. Validated against the simulated p = 1 model (exact errors
 is an equivalence question, answered in the next section.
 
 Nonlinear activations and nonlinear targets (``model="rt"`` for every activation; docs, section 6)
------------------------------------------------------------------------------------------------
+--------------------------------------------------------------------------------------------------
 Which Hermite degrees survive in the proportional limit ``n, k ~ D ~ d^2``: **degrees 0 and 1
 only** (docs, section 6). Conditionally on the data the RT is random-features ridge with kernel
 ``sum_j j! c_j^2 r^j``, ``r = <vec H, vec H'>/t = O(1/d)`` off the diagonal; for ``j >= 2`` the
