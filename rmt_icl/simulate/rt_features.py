@@ -197,15 +197,24 @@ class NoiseField:
         shape = (hi - lo, other) if self.axis == 0 else (other, hi - lo)
         if out is None:
             out = np.empty(shape)
-        for b in range(lo // NOISE_BLOCK, (hi - 1) // NOISE_BLOCK + 1 if hi > lo else 0):
-            blk = self._block(b)
-            b0 = b * NOISE_BLOCK
-            s0, s1 = max(lo, b0), min(hi, b0 + blk.shape[self.axis])
-            if self.axis == 0:
-                out[s0 - lo: s1 - lo] = blk[s0 - b0: s1 - b0]
-            else:
-                out[:, s0 - lo: s1 - lo] = blk[:, s0 - b0: s1 - b0]
-        return out
+        return copy_blocks(out, lo, hi, NOISE_BLOCK, self.axis, self._block)
+
+
+def copy_blocks(out, lo: int, hi: int, block: int, axis: int, get_block):
+    """Write rows (``axis = 0``) or columns ``lo:hi`` of a field stored in blocks into ``out``.
+
+    Block ``b`` (``get_block(b)``) holds rows or columns ``b*block`` to ``(b+1)*block``; only
+    the blocks that meet ``lo:hi`` are asked for, so any chunking reads the same numbers.
+    """
+    for b in range(lo // block, (hi - 1) // block + 1 if hi > lo else 0):
+        blk = get_block(b)
+        b0 = b * block
+        s0, s1 = max(lo, b0), min(hi, b0 + blk.shape[axis])
+        if axis == 0:
+            out[s0 - lo: s1 - lo] = blk[s0 - b0: s1 - b0]
+        else:
+            out[:, s0 - lo: s1 - lo] = blk[:, s0 - b0: s1 - b0]
+    return out
 
 
 # ----------------------------------------------------------------------------- Gram

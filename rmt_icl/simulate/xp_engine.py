@@ -71,7 +71,7 @@ from rmt_icl.simulate.paths import Sizes
 from rmt_icl.simulate.ridge import prefer_dual
 from rmt_icl.simulate.rt_evaluation import EvaluationSet, context_errors
 from rmt_icl.simulate.rt_feature_maps import FeatureMap
-from rmt_icl.simulate.rt_features import NoiseField, sample_first_layer
+from rmt_icl.simulate.rt_features import NoiseField, copy_blocks, sample_first_layer
 from rmt_icl.simulate.rt_fit import RandomFeaturesFit
 from rmt_icl.simulate.rt_resources import PhaseClock
 from rmt_icl.simulate.xp_linear import (
@@ -248,15 +248,7 @@ class DeviceNoise:
         if self.dev.sampling == "host":
             out[...] = to_device(self.dev.xp, f.slice(lo, hi))
             return out
-        for b in range(lo // DEVICE_NOISE_BLOCK, (hi - 1) // DEVICE_NOISE_BLOCK + 1):
-            blk = self._block(b)
-            b0 = b * DEVICE_NOISE_BLOCK
-            s0, s1 = max(lo, b0), min(hi, b0 + blk.shape[f.axis])
-            if f.axis == 0:
-                out[s0 - lo: s1 - lo] = blk[s0 - b0: s1 - b0]
-            else:
-                out[:, s0 - lo: s1 - lo] = blk[:, s0 - b0: s1 - b0]
-        return out
+        return copy_blocks(out, lo, hi, DEVICE_NOISE_BLOCK, f.axis, self._block)
 
 
 # ----------------------------------------------------------------------------- memory plan
