@@ -9,8 +9,6 @@ task-generalisation gap) and the theory at the realised ratios (``theory_icl``,
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -51,12 +49,3 @@ def sizes_text(d, runs, extra: str = "") -> str:
     ds = sorted(set(np.atleast_1d(d).tolist()))
     dtxt = ", ".join(str(int(v)) for v in ds)
     return f"d={dtxt}, runs={runs}" + (f", {extra}" if extra else "")
-
-
-def isfinite_or_none(x):
-    """``float(x)`` if finite else None (JSON-friendly report values)."""
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None

@@ -177,6 +177,21 @@ class RandomFeaturesFit:
     t_train: float = 0.0
     t_solve: float = 0.0
 
+    def add_group(self, maps, clock: PhaseClock, fit_group) -> None:
+        """Fit one group of ``maps`` by ``fit_group() -> (coefs, train_mses)`` and record it.
+
+        The group's wall time is split into ``t_solve`` (what ``clock`` counted as ``solve``
+        meanwhile) and ``t_train`` (the rest: features and Grams).
+        """
+        t0 = time.perf_counter()
+        solve0 = clock.t["solve"]
+        coefs, mses = fit_group()
+        t_solve = clock.t["solve"] - solve0
+        self.t_train += time.perf_counter() - t0 - t_solve
+        self.t_solve += t_solve
+        self.fitted.extend(zip(maps, coefs, strict=True))
+        self.train_mse.update({fm.name: v for fm, v in zip(maps, mses, strict=True)})
+
 
 def fit_random_features(maps: list[FeatureMap], seed, train: Prompts, sizes: Sizes,
                         t_norm: float, ridge: float, group: int, chunk,
@@ -221,14 +236,8 @@ def fit_random_features(maps: list[FeatureMap], seed, train: Prompts, sizes: Siz
     fit = fit_primal if out.solver == "primal" else fit_dual
     for g0 in range(0, len(maps), group):
         chunk_maps = maps[g0:g0 + group]
-        t0 = time.perf_counter()
-        solve0 = clock.t["solve"]
-        coefs, mses = fit(chunk_maps, out.F, train, ridge_s, base, chunk, clock)
-        t_solve = clock.t["solve"] - solve0
-        out.t_train += time.perf_counter() - t0 - t_solve
-        out.t_solve += t_solve
-        out.fitted.extend(zip(chunk_maps, coefs, strict=True))
-        out.train_mse.update({fm.name: v for fm, v in zip(chunk_maps, mses, strict=True)})
+        out.add_group(chunk_maps, clock,
+                      lambda m=chunk_maps: fit(m, out.F, train, ridge_s, base, chunk, clock))
     return out
 
 

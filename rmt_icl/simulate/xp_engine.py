@@ -606,16 +606,13 @@ def fit_random_features(dev: ArrayDevice, plan: DevicePlan, maps: list, seed, tr
         group = maps[g0:g0 + plan.group]
         noise = (DeviceNoise(dev, base, (sizes.n, k), axis=0 if out.solver == "primal" else 1)
                  if any(fm.needs_noise for fm in group) else None)
-        t0 = time.perf_counter()
-        solve0 = clock.t["solve"]
-        coefs, mses = fit(dev, plan, group, kernels[g0:g0 + plan.group], out.F, data, ridge_s,
-                          noise, clock)
-        synchronize(xp)
-        t_solve = clock.t["solve"] - solve0
-        out.t_train += time.perf_counter() - t0 - t_solve
-        out.t_solve += t_solve
-        out.fitted.extend(zip(group, coefs, strict=True))
-        out.train_mse.update({fm.name: v for fm, v in zip(group, mses, strict=True)})
+        def fit_group(group=group, g0=g0, noise=noise):
+            res = fit(dev, plan, group, kernels[g0:g0 + plan.group], out.F, data, ridge_s,
+                      noise, clock)
+            synchronize(xp)
+            return res
+
+        out.add_group(group, clock, fit_group)
     return out
 
 
