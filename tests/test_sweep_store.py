@@ -136,6 +136,21 @@ def test_force_new_moves_the_old_store_aside(filled):
     np.testing.assert_array_equal(df["icl"], old[old["run"] == 0]["icl"])
 
 
+def test_force_new_resumes_a_store_of_the_same_spec(filled, monkeypatch):
+    """force_new replaces only another spec's store: the same spec's runs are kept, not rerun
+    (an interrupted figure run resumes from its store)."""
+    store, old = filled
+    import rmt_icl.sweep.run as run_module
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("a finished store of the same spec was recomputed")
+
+    monkeypatch.setattr(run_module, "_compute", no_compute)
+    df = sweep(SPEC, store=store, backend="serial", progress=False, force_new=True)
+    pd.testing.assert_frame_equal(df, old, check_like=True)
+    assert not (store / "superseded").exists()
+
+
 def test_force_new_on_a_corrupt_store_keeps_it(tmp_path):
     store = tmp_path / "s"
     store.mkdir()

@@ -128,24 +128,25 @@ def sweep(
 
 
 def _open_store(store, spec, *, force_new: bool = False) -> Store:
-    """Open the store for ``spec``: create it, check it, or (``force_new``) replace it.
+    """Open the store for ``spec``: create it, resume it, or (``force_new``) replace it.
 
-    Call it holding the store's lock. Raises :class:`StoreError` for a corrupt store or a
-    different spec, unless ``force_new``.
+    Call it holding the store's lock. A store of the same spec is resumed. A corrupt store or
+    one of a different spec raises :class:`StoreError`, unless ``force_new``, which moves it to
+    ``superseded/`` and creates a new one.
     """
     st = Store(store)
     for stale in st.path.parent.glob(f"{st.path.name}.tmp-*"):  # a creation that was killed
         stale.unlink()
     if st.exists():
-        if force_new:
-            st.move_aside()
-            return Store.create(store, spec)
         try:
             st.check_spec(spec)
         except StoreError:
             st.close()
-            raise
-        return st
+            if not force_new:
+                raise
+            st.move_aside()          # another spec, or corrupt: keep it aside, start afresh
+            return Store.create(store, spec)
+        return st                    # the same spec: resume (with or without force_new)
     return Store.create(store, spec)
 
 
