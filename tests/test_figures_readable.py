@@ -203,8 +203,8 @@ def test_report_has_a_caption_column(tmp_path):
              "max_gap_se": 1.5, "max_rel_gap": None, "sizes": "d=3", "seconds": 1.0,
              "caption": caption(vars(load_script(SCRIPTS[name])))} for name in ("rt_theory",)]
     report = write_report(rows, tmp_path / "REPORT.md", quick=True).read_text()
-    assert "| status | caption |" in report
-    assert ("| [rt_theory](fig_rt_theory.png) | c | 1.50 | — | d=3 | 1.0 | ok | Random "
+    assert "| run time (s) | caption |" in report
+    assert ("| [rt_theory](fig_rt_theory.png) | — | c | 1.50 | — | — | d=3 | 1.0 | Random "
             "transformer: the deterministic equivalent (theory curves) vs the simulated RT. |"
             in report)
     assert caption({"CAPTION": "Own  caption\n here.", "__doc__": "Doc."}) == "Own caption here."

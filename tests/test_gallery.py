@@ -1,9 +1,11 @@
 """rmt-icl reproduce: the gallery runs every figure script, saves PNG+PDF, writes REPORT.md;
 the figure protocol that the scripts share (:mod:`rmt_icl.reporting.figure`)."""
 
+import math
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -46,7 +48,8 @@ def test_reproduce_records_every_figure_and_keeps_going(figdir, tmp_path):
     assert (out / "fig_alpha.png").stat().st_size > 0 and (out / "fig_alpha.pdf").exists()
     assert bad["status"] == "error" and "boom" in bad["error"]
     report = (out / "REPORT.md").read_text()
-    row = "| [alpha](fig_alpha.png) | toy theory vs \\|toy\\| simulation | 1.25 | 2.0 % | d=3 |"
+    row = ("| [alpha](fig_alpha.png) | no theory | toy theory vs \\|toy\\| simulation | 1.25 | "
+           "2.0 % | — | d=3 |")
     assert row in report
     assert "error: RuntimeError: boom" in report
 
@@ -199,24 +202,34 @@ def test_paired_figure_runs_its_points_at_the_figure_sizes(monkeypatch):
 
     def fake_paired_summary(name, points, **kwargs):
         seen.update(name=name, points=points, **kwargs)
-        return pd.DataFrame({"diff_herm_mean": [0.3, -0.1], "diff_herm_se": [0.1, 0.1]})
+        return pd.DataFrame({"diff_herm_mean": [0.3, -0.1], "diff_herm_se": [0.1, 0.1],
+                             "d": [p["d"] for p in points], "runs": [kwargs["runs"]] * 2,
+                             "icl_rt_mean": [0.9, 0.8], "icl_rt_se": [0.01, 0.01]})
 
     monkeypatch.setattr(figure, "paired_summary", fake_paired_summary)
 
     def annotate(results):
         results["comparison"] += "; annotated"
 
+    path = dict(tau=2.0, width_ratio=0.5, kappa=math.inf, rho=1e-4, ridge=0.2,
+                activation="relu", target="tanh", degree=4)
     namespace = {"__file__": "fig_rt_toy.py", "QUICK": dict(d=8, runs=2, n_test=100),
                  "FULL": dict(d=16, runs=3, n_test=None), "STORE": "rt_toy",
-                 "POINTS": [{"alpha": 1.0}, {"alpha": 2.0}], "SHARE_SEEDS_ACROSS": ("model",),
+                 "POINTS": [{"alpha": 1.0, **path}, {"alpha": 2.0, **path}],
+                 "SHARE_SEEDS_ACROSS": ("model",),
                  "COMPARISON": "toy", "draw": None, "annotate": annotate}
     paired = figure.PairedFigure(namespace, full_help="d=16")
     res = paired.compute()
     assert seen["name"] == "rt_toy" and seen["runs"] == 2 and seen["backend"] == "serial"
-    assert seen["points"] == [{"d": 8, "alpha": 1.0, "n_test": 100},
-                              {"d": 8, "alpha": 2.0, "n_test": 100}]
+    assert seen["points"] == [{"d": 8, "alpha": 1.0, **path, "n_test": 100},
+                              {"d": 8, "alpha": 2.0, **path, "n_test": 100}]
     assert seen["share_seeds_across"] == ("model",) and seen["quick"] is True
-    assert res["max_gap_se"] == pytest.approx(3.0) and res["comparison"] == "toy; annotated"
+    assert res["max_herm_gap_se"] == pytest.approx(3.0)
+    assert res["comparison"].startswith("toy; Hermite model vs RT") \
+        and res["comparison"].endswith("; annotated")
     assert res["sizes"] == "d=8, runs=2, n_test=100"
+    table = res["comparisons"]
+    assert list(table["mean"]) == [0.9, 0.8] and table["covered"].all()
+    assert np.isfinite(table["theory"]).all() and res["max_gap_se"] is not None
     paired.compute(quick=False, backend="processes")
-    assert seen["points"][0] == {"d": 16, "alpha": 1.0} and seen["backend"] == "processes"
+    assert seen["points"][0] == {"d": 16, "alpha": 1.0, **path} and seen["backend"] == "processes"

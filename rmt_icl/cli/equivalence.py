@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from rmt_icl.cli._common import print_json, print_table
@@ -53,6 +54,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--backend", default="processes", choices=("serial", "processes", "dask"))
     p.add_argument("--workers", type=int, default=None, help="worker processes")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar over the sweep's runs (shown by default when stderr "
+                   "is a terminal and --json is not given)")
     p.set_defaults(func=run)
     return p
 
@@ -78,7 +82,8 @@ def run(args) -> int:
     path = {k: v for k, v in path.items() if v is not None}
     res = run_study(args.activation, args.target, ds=ds, runs=args.runs, seed=args.seed,
                     store=args.store, backend=args.backend, workers=args.workers,
-                    progress=not args.json, **path)
+                    progress=not (args.json or args.no_progress) and sys.stderr.isatty(),
+                    **path)
     fig_paths = []
     if not args.no_figure:
         import matplotlib

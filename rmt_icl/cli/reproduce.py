@@ -15,39 +15,62 @@ def register(subparsers):
         "so an interrupted run resumes where it stopped.",
     )
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", dest="full", action="store_false",
-                      help="quick sizes, about 10 minutes on 2 cores (default)")
-    size.add_argument("--full", dest="full", action="store_true", help="the papers' sizes")
+    size.add_argument("--quick", dest="size", action="store_const", const="quick",
+                      help="quick sizes, about 5 minutes on 2 cores (default; run in CI)")
+    size.add_argument("--full", dest="size", action="store_const", const="full",
+                      help="full sizes, where the verdicts' allowances are small: under 2 hours "
+                      "on 2 cores; written to figures/full/ by default")
+    size.add_argument("--paper", dest="size", action="store_const", const="paper",
+                      help="the papers' own sizes (d = 64-100), for a cluster or a GPU; "
+                      "written to figures/paper/ by default")
+    size.add_argument("--calibrate", dest="size", action="store_const", const="calibrate",
+                      help="measure each figure's finite-size allowance on independent runs at "
+                      "two or more d and write ALLOWANCES.json next to the scripts")
     p.add_argument("--only", action="append", metavar="NAME",
                    help="run only this figure (repeatable); see --list")
-    p.add_argument("--out", default="figures", help="output folder (default: figures/)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: figures/, figures/full/ or figures/paper/)")
     p.add_argument("--figures", "--figures-dir", dest="figures_dir", metavar="DIR", default=None,
                    help="folder of the fig_*.py scripts (default: figures/ under the current "
                    "folder if it holds them, else the source checkout's)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run, full=False)
+    p.set_defaults(func=_run, size="quick")
     return p
 
 
 def _run(args) -> int:
-    """Execute ``rmt-icl reproduce``: list the figures, or run them and print one line each."""
-    from rmt_icl.reporting.gallery import discover, reproduce
+    """Execute ``rmt-icl reproduce``: list, calibrate, or run the figures and print one line
+    each; the exit status is 1 if a figure failed or its verdict is "disagree"."""
+    from rmt_icl.reporting.gallery import calibrate_figures, reproduce
 
     if args.list:
-        for name, path in discover(args.figures_dir).items():
-            print(f"{name:32s} {path}")
+        from rmt_icl.reporting.catalogue import catalogue, format_catalogue
+
+        for line in format_catalogue(catalogue(args.figures_dir)):
+            print(line)
         return 0
-    rows = reproduce(quick=not args.full, only=args.only, out=args.out,
-                     figures_dir=args.figures_dir, progress=not args.no_progress)
+    if args.size == "calibrate":
+        written = calibrate_figures(only=args.only, figures_dir=args.figures_dir,
+                                    progress=not args.no_progress)
+        for name, entry in written.items():
+            by_d = ", ".join(f"d={d}: {c:.3g}" for d, c in entry["provenance"]["c_by_d"].items())
+            print(f"{name:30s} c = {entry['c']:.3g} (c_d: {by_d})")
+        return 0
+    out = args.out or {"quick": "figures", "full": "figures/full",
+                       "paper": "figures/paper"}[args.size]
+    rows = reproduce(quick=args.size == "quick", paper=args.size == "paper", only=args.only,
+                     out=out, figures_dir=args.figures_dir, progress=not args.no_progress)
     failed = [r for r in rows if r["status"] != "ok"]
+    disagree = [r for r in rows if r.get("verdict") == "disagree"]
     for r in rows:
-        gap = r.get("max_gap_se")
-        gap_s = "theory only" if gap is None else f"max gap {gap:.2f} SE"
-        state = "ok" if r["status"] == "ok" else "FAILED"
-        print(f"{state:6s} {r['figure']:30s} {r['seconds']:7.1f} s  "
-              f"{gap_s if r['status'] == 'ok' else r.get('error', '')}")
-    print(f"report: {args.out}/REPORT.md")
+        state = "FAILED" if r["status"] != "ok" else r.get("verdict", "ok")
+        detail = r.get("verdict_text", "") if r["status"] == "ok" else r.get("error", "")
+        print(f"{state:12s} {r['figure']:24s} {r['seconds']:7.1f} s  {detail}")
+    print(f"report: {out}/REPORT.md")
     for r in failed:
         print(f"\n--- {r['figure']} ---\n{r.get('traceback', '')}", file=sys.stderr)
-    return 1 if failed else 0
+    if disagree:
+        print(f"theory and simulation disagree in: {', '.join(r['figure'] for r in disagree)}",
+              file=sys.stderr)
+    return 1 if failed or disagree else 0

@@ -61,6 +61,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="gpu only: draw F and the Hermite noise on the device (default) or on "
                    "the host, as the CPU path does (exact mode)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar over the runs (shown by default when stderr is a "
+                   "terminal)")
     p.set_defaults(func=run)
     return p
 
@@ -84,7 +87,8 @@ def run(args) -> int:
 
     try:
         with use_device(args.device, sampling=args.sampling):
-            res = simulate(args.model, build_params(args), runs=args.runs, seed=args.seed)
+            res = simulate(args.model, build_params(args), runs=args.runs, seed=args.seed,
+                           progress=not args.no_progress and sys.stderr.isatty())
     except DeviceUnavailableError as exc:   # no GPU here: one clear line, no traceback
         print(f"rmt-icl simulate: error: {exc}", file=sys.stderr)
         return 2

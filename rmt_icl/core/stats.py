@@ -6,7 +6,11 @@
   simulated on common random numbers (the paired SE, usually far below the two SEs combined);
 * :func:`student_t_threshold` -- the Student-t quantile, in SE units, that matches a normal
   ``z`` when the SE itself is estimated from ``R`` runs;
-* :func:`grouped_mean_se` -- :func:`mean_se` for each column of a grouped table (pandas).
+* :func:`grouped_mean_se` -- :func:`mean_se` for each column of a grouped table (pandas);
+* :func:`simultaneous_t_quantile` -- the two-sided Student-t quantile with a Bonferroni
+  correction over ``m`` comparisons, for "every point within its bound" statements;
+* :func:`pooled_relative_se` -- the runs' relative scatter pooled over the points of a figure,
+  with its degrees of freedom, for points that each have only a few runs.
 
 Every other module calls these; a test checks that ``std(ddof=1)`` is written nowhere else.
 """
@@ -103,3 +107,76 @@ def grouped_mean_se(column, groups):
     grouped = column.astype(np.float64).groupby(groups, dropna=False, sort=False)
     count = grouped.count()
     return grouped.mean(), grouped.std(ddof=1) / np.sqrt(count), count
+
+
+def simultaneous_t_quantile(dof, n_tests: int, level: float = 0.01) -> float:
+    r"""Two-sided Student-t quantile with a Bonferroni correction over ``n_tests`` comparisons.
+
+    .. math::
+
+        q = F_t^{-1}\!\left(1 - \frac{\text{level}}{2 m};\ \nu\right),
+
+    so that, when each of ``m`` estimates ``x_i`` has a normal error with a standard error
+    estimated on ``nu`` degrees of freedom, ``P(max_i |x_i - mu_i| / se_i > q) <= level``.
+
+    Parameters
+    ----------
+    dof : float
+        Degrees of freedom ``nu > 0`` of the standard errors (``inf``: normal quantile).
+    n_tests : int
+        Number of simultaneous comparisons ``m >= 1``.
+    level : float
+        Family-wise probability of rejecting a true hypothesis, in (0, 1).
+
+    Raises
+    ------
+    ValueError
+        ``dof <= 0``, ``n_tests < 1`` or ``level`` outside (0, 1).
+    """
+    dof = float(dof)
+    if not dof > 0:
+        raise ValueError(f"dof must be > 0 (degrees of freedom of the SE), got {dof!r}")
+    if int(n_tests) != n_tests or n_tests < 1:
+        raise ValueError(f"n_tests must be an integer >= 1, got {n_tests!r}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1) (family-wise error rate), got {level!r}")
+    p = 1.0 - level / (2.0 * int(n_tests))
+    return float(_stats.norm.ppf(p) if math.isinf(dof) else _stats.t.ppf(p, dof))
+
+
+def pooled_relative_se(mean, se, runs):
+    r"""Standard errors from the runs' relative scatter pooled over points.
+
+    A figure's points often have 2--4 runs each, too few for a per-point Student-t bound to
+    mean much. When the relative run-to-run spread ``s_i / |mean_i|`` is about the same across
+    the points (the same simulator at nearby parameters), it is pooled:
+
+    .. math::
+
+        \hat v = \frac{\sum_i (R_i - 1)\, R_i\, (se_i / mean_i)^2}{\sum_i (R_i - 1)},
+        \qquad se^{pool}_i = \sqrt{\hat v / R_i}\, |mean_i|,
+
+    with ``nu = sum_i (R_i - 1)`` degrees of freedom. Points with fewer than 2 runs, a zero
+    mean or a non-finite SE do not enter the pool (their pooled SE is still returned).
+
+    Parameters
+    ----------
+    mean, se, runs : array_like
+        Per-point mean, standard error and number of runs.
+
+    Returns
+    -------
+    se_pooled : ndarray
+        The pooled standard error of each point (NaN if nothing could be pooled).
+    dof : int
+        Degrees of freedom ``nu`` of the pooled variance (0 if nothing could be pooled).
+    """
+    mean, se, runs = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64)
+                                           for a in (mean, se, runs)))
+    ok = np.isfinite(mean) & (mean != 0) & np.isfinite(se) & (runs >= 2)
+    dof = int(np.sum(runs[ok] - 1))
+    if dof == 0:
+        return np.full(mean.shape, np.nan), 0
+    v = float(np.sum((runs[ok] - 1) * runs[ok] * (se[ok] / mean[ok]) ** 2) / dof)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(v / runs) * np.abs(mean), dof

@@ -10,6 +10,8 @@ Importing this package registers every built-in sweep model in
 * :mod:`~rmt_icl.experiments.rt_theory` -- the RT deterministic equivalent against the
   simulated RT on a validation grid (``rt-theory``);
 * :mod:`~rmt_icl.experiments.la_validation` -- gap statistics of theory vs simulation tables;
+* :mod:`~rmt_icl.experiments.verdict` -- a figure's verdict (agree / disagree / not covered)
+  from its comparison table, and the measurement of its finite-size allowance;
 * :mod:`~rmt_icl.experiments.runner` -- :func:`simulate`, one point repeated over runs.
 """
 

@@ -18,6 +18,13 @@ Data flow
 * :func:`grid_spec` builds the sweep over :data:`ACCEPTANCE_GRID` at one ``d``; runs go through
   :func:`rmt_icl.sweep.sweep` (resumable store, seeds hashed from the parameters, bit-identical
   across backends).
+* :func:`point_theory` is the same equivalent for a point that is *not* run here (e.g. an
+  ``rt-paired`` point of a figure): its realised sizes and exact analytic ``t`` follow from
+  the parameters alone (:func:`~rmt_icl.simulate.random_transformer.parse_rt_params`,
+  :func:`~rmt_icl.simulate.sources.mixture_t`), with the simulator's own rounding.
+* :func:`threshold_ratio` and :func:`exclusions` state where a point sits relative to the
+  interpolation threshold, for the verdicts' exclusion rule
+  (:func:`rmt_icl.experiments.verdict.near_threshold`).
 * :func:`summarise` turns the tidy run table into one row per (point, activation): the Monte
   Carlo mean and its standard error over runs, the theory, the gap and ``gap/SE``.
 * :func:`allowance` measures the finite-size allowance ``c/d`` on sizes *other* than the one
@@ -34,20 +41,33 @@ import math
 import numpy as np
 import pandas as pd
 
+from rmt_icl.core.errors import ConvergenceError
 from rmt_icl.core.registry import register_model
 from rmt_icl.core.stats import mean_se
 from rmt_icl.experiments.models import realised_rt_theory
-from rmt_icl.simulate.random_transformer import parse_rt_params, simulate_models
+from rmt_icl.experiments.verdict import near_threshold
+from rmt_icl.hermite import get_activation
+from rmt_icl.simulate.gradient_step import step_eta
+from rmt_icl.simulate.random_transformer import POINT_DEFAULTS, parse_rt_params, simulate_models
+from rmt_icl.simulate.sources import mixture_t
 
 __all__ = [
     "ACCEPTANCE_GRID",
     "MODEL",
+    "IDENTITY_THRESHOLD_REASON",
+    "THRESHOLD_REASON",
     "allowance",
+    "exclusions",
     "grid_spec",
     "judge",
     "judge_shrink",
+    "point_model",
+    "point_record",
+    "point_theory",
+    "points_theory",
     "summarise",
     "theory_point",
+    "threshold_ratio",
 ]
 
 #: the validation grid (``ridge`` is the toolkit's lambda_bar)
@@ -110,6 +130,194 @@ def theory_point(params: dict, seed) -> dict:
         row[f"icl_se_test_{act}"] = res.icl_se_test
         row[f"theory_{act}"] = realised_rt_theory(first, act, params.get("target", "linear"))
     return row
+
+
+def point_record(params: dict) -> dict:
+    """The realised sizes, ratios and exact ``t`` of one RT point, without simulating it.
+
+    The fields of a run's flat record (:meth:`rmt_icl.simulate.rt_results.MultiModelResult.flat`)
+    that :func:`~rmt_icl.experiments.models.realised_rt_theory` reads: the sizes of
+    :meth:`rmt_icl.simulate.paths.ScalingPath.sizes` (the simulator's rounding), their ratios,
+    ``rho``, ``ridge_bar``, ``y2_scale``, ``isotropic_data``, ``eta`` and ``t``, the analytic
+    ``t = Tr Cov(vec H_Z)`` of the training mixture
+    (:func:`~rmt_icl.simulate.sources.mixture_t`), which is the run's exact ``t`` under the
+    default ``normalisation="analytic"``. (With ``normalisation="estimate"`` a run uses an
+    estimate of this ``t`` from its own prompts.) Also ``ridge_la = d t lambda_bar / n``, the
+    linear transformer's ridge on the same prompts when the point gives no ``ridge_la``.
+
+    Parameters
+    ----------
+    params : dict
+        Point parameters of :func:`~rmt_icl.simulate.random_transformer.parse_rt_params`
+        (``d``, ``alpha``, ``tau``, a width, ...).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        Bad point parameters (the message names the parameter).
+    """
+    path, sizes, opts = parse_rt_params({k: v for k, v in params.items()
+                                         if k not in ("activations", "replicate", "max_degree")})
+    t = mixture_t(sizes.d, sizes.ell, opts["data"], opts["y2_scale"])
+    ridge_la = opts["ridge_la"]
+    if ridge_la is None:
+        ridge_la = sizes.d * t * path.ridge / sizes.n
+    return {**sizes.as_dict(), "rho": path.rho, "ridge_bar": path.ridge,
+            "ridge_la": float(ridge_la),
+            "y2_scale": opts["y2_scale"], "isotropic_data": opts["data"].legacy,
+            "eta": step_eta(opts["step_size"], sizes.d) if opts["step_size"] > 0 else 0.0,
+            "t": float(t)}
+
+
+def point_theory(params: dict, activation=None, target=None) -> tuple[float, str]:
+    """The deterministic equivalent of one RT point at its realised ratios, and why not.
+
+    :func:`~rmt_icl.experiments.models.realised_rt_theory` on :func:`point_record`: the value
+    that the sweep model ``"random-transformer"`` attaches to a run of the same point (the
+    same sizes and ``t``), computed from the parameters alone.
+
+    Parameters
+    ----------
+    params : dict
+        Point parameters (:func:`point_record`).
+    activation, target : optional
+        Override the point's ``activation`` and ``target`` (defaults: the point's, else the
+        simulator's, :data:`rmt_icl.simulate.rt_params.POINT_DEFAULTS`).
+
+    Returns
+    -------
+    theory : float
+        The ICL error, NaN where the equivalent does not cover the point.
+    note : str
+        ``""``, or why the value is NaN: the :class:`NotImplementedError` message of
+        :func:`~rmt_icl.experiments.models.realised_rt_theory` (e.g. a target with
+        ``a_1 = 0`` such as ``he2``), or a fixed point that did not converge.
+
+    Raises
+    ------
+    ValueError
+        Bad point parameters.
+    """
+    act, tgt = point_model(params)
+    return _record_theory(point_record(params), act if activation is None else activation,
+                          tgt if target is None else target)
+
+
+def point_model(params: dict) -> tuple:
+    """A point's ``(activation, target)``, the simulator's defaults where it gives none
+    (:data:`rmt_icl.simulate.rt_params.POINT_DEFAULTS`)."""
+    return (params.get("activation", POINT_DEFAULTS["activation"]),
+            params.get("target", POINT_DEFAULTS["target"]))
+
+
+def _record_theory(record: dict, activation, target) -> tuple[float, str]:
+    """:func:`point_theory` of a :func:`point_record`."""
+    try:
+        return realised_rt_theory(record, activation, target), ""
+    except NotImplementedError as exc:
+        return math.nan, str(exc)
+    except ConvergenceError as exc:
+        return math.nan, f"the theory's fixed point did not converge: {exc}"
+
+
+def points_theory(points: list[dict]) -> pd.DataFrame:
+    """:func:`point_theory` of each point, with the realised sizes it used.
+
+    Parameters
+    ----------
+    points : list of dict
+        Point parameters (:func:`point_record`), each with its ``activation`` and ``target``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point, in order: ``theory_icl`` (NaN where not covered),
+        ``theory_covered`` (bool), ``theory_note`` (``""`` or why not covered), the realised
+        ``ell``, ``n``, ``k``, ``alpha_realised``, ``tau_realised``, ``kappa_realised``,
+        ``width_ratio_realised``, ``t`` and ``ridge_la`` (:func:`point_record`).
+    """
+    rows = []
+    for params in points:
+        record = point_record(params)
+        theory, note = _record_theory(record, *point_model(params))
+        rows.append({"theory_icl": theory, "theory_covered": bool(math.isfinite(theory)),
+                     "theory_note": note,
+                     **{key: record[key] for key in ("ell", "n", "k", "alpha_realised",
+                                                     "tau_realised", "kappa_realised",
+                                                     "width_ratio_realised", "t",
+                                                     "ridge_la")}})
+    return pd.DataFrame(rows)
+
+
+#: exclusion reasons of a point near the RT's interpolation threshold (:func:`exclusions`):
+#: a nonlinear activation's, and the identity's
+THRESHOLD_REASON = "near the interpolation threshold psi = 1"
+IDENTITY_THRESHOLD_REASON = "near the interpolation threshold min(k, D) = n"
+
+
+def threshold_ratio(activation, width_ratio, tau) -> np.ndarray:
+    """Where a point sits relative to the RT's interpolation threshold (1 at the threshold).
+
+    The ridgeless fit interpolates when the rank of the ``n x k`` feature matrix reaches ``n``.
+    A nonlinear ``sigma`` makes it full rank, ``min(k, n)``: the ratio is ``psi = k/n``. The
+    identity's features ``F vec H_Z`` have rank ``min(k, D)`` with ``D = d(d+1) ~ d^2``: the
+    threshold is ``min(k, D) = n``, and the ratio is ``min(psi tau, 1) / tau`` (``psi`` for
+    ``psi tau <= 1``; ``1/tau`` above, the linear-attention threshold ``tau = 1``).
+
+    Parameters
+    ----------
+    activation : str, Activation or callable
+        The RT's activation (a name of :func:`rmt_icl.hermite.get_activation`, ``"linear"``
+        meaning the identity, or a callable: nonlinear).
+    width_ratio, tau : array_like
+        ``psi = k/n`` and ``tau = n/d^2`` (> 0), broadcast together.
+
+    Returns
+    -------
+    ndarray of float64
+    """
+    psi, tau = np.broadcast_arrays(np.asarray(width_ratio, dtype=np.float64),
+                                   np.asarray(tau, dtype=np.float64))
+    if np.any(~(psi > 0)) or np.any(~(tau > 0)):
+        raise ValueError(f"width_ratio and tau must be > 0, got {width_ratio!r} and {tau!r}")
+    if _is_identity(activation):
+        return np.minimum(psi * tau, 1.0) / tau
+    return psi.copy()
+
+
+def _is_identity(activation) -> bool:
+    """Whether ``activation`` is the identity (``"linear"`` is the theory's alias of it)."""
+    return get_activation("identity" if activation == "linear" else activation).name == "identity"
+
+
+def exclusions(activation, width_ratio, tau, ridge) -> np.ndarray:
+    """The verdict's exclusion reason per point near the RT's interpolation threshold.
+
+    A point is excluded when :func:`threshold_ratio` lies within
+    :data:`rmt_icl.experiments.verdict.THRESHOLD_WINDOW` of 1 at a ridge at most
+    :data:`rmt_icl.experiments.verdict.NEAR_RIDGELESS`
+    (:func:`rmt_icl.experiments.verdict.near_threshold`).
+
+    Parameters
+    ----------
+    activation : str, Activation or callable
+        The RT's activation (one for all points).
+    width_ratio, tau, ridge : array_like
+        ``psi``, ``tau`` and ``lambda_bar``, broadcast together.
+
+    Returns
+    -------
+    ndarray of str
+        :data:`THRESHOLD_REASON` (:data:`IDENTITY_THRESHOLD_REASON` for the identity) or
+        ``""``.
+    """
+    near = near_threshold(threshold_ratio(activation, width_ratio, tau), 1.0, ridge)
+    return np.where(near, IDENTITY_THRESHOLD_REASON if _is_identity(activation)
+                    else THRESHOLD_REASON, "")
 
 
 def grid_spec(d: int, runs: int, *, grid: dict | None = None, n_test: int = 16384,

@@ -13,6 +13,7 @@ import math
 import time
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from rmt_icl.core.checks import check_int
 from rmt_icl.core.registry import get_model
@@ -35,7 +36,8 @@ def get_point_function(model):
     return model if callable(model) else get_model(model)
 
 
-def simulate(model, params: dict, *, runs: int = 1, seed: int = 0, key: tuple = ()) -> dict:
+def simulate(model, params: dict, *, runs: int = 1, seed: int = 0, key: tuple = (),
+             progress: bool = False) -> dict:
     """Run ``runs`` independent Monte Carlo runs of one point and summarise them.
 
     Parameters
@@ -50,6 +52,10 @@ def simulate(model, params: dict, *, runs: int = 1, seed: int = 0, key: tuple = 
         User seed, ``>= 0``; run ``r`` uses ``run_seed(seed, r, key)``.
     key : tuple of int
         Point key inside a sweep (``()`` for a single point).
+    progress : bool
+        Show a progress bar over the runs (``tqdm.auto``: on stderr in a terminal, a widget in
+        a notebook). Off by default; ``rmt-icl simulate`` turns it on when stderr is a
+        terminal. It does not change the results.
 
     Returns
     -------
@@ -68,7 +74,8 @@ def simulate(model, params: dict, *, runs: int = 1, seed: int = 0, key: tuple = 
         raise ValueError(f"params must be a dict, got {type(params).__name__}")
     func = get_point_function(model)
     t0 = time.perf_counter()
-    outs = [func(dict(params), run_seed(seed, r, tuple(key))) for r in range(runs)]
+    bar = tqdm(range(runs), desc="runs", unit="run", disable=not progress, leave=False)
+    outs = [func(dict(params), run_seed(seed, r, tuple(key))) for r in bar]
     wall = time.perf_counter() - t0
 
     per_run = {k: [float(o[k]) for o in outs] for k in SUMMARISED}

@@ -6,5 +6,7 @@
 * :mod:`~rmt_icl.reporting.figure` -- the protocol and command line shared by the scripts in
   ``figures/`` (:class:`Figure`, :class:`PairedFigure`);
 * :mod:`~rmt_icl.reporting.equivalence_plot` -- the equivalence study's log-log gap figure;
-* :mod:`~rmt_icl.reporting.gallery` -- ``rmt-icl reproduce``: every figure and ``REPORT.md``.
+* :mod:`~rmt_icl.reporting.gallery` -- ``rmt-icl reproduce``: every figure and ``REPORT.md``;
+* :mod:`~rmt_icl.reporting.catalogue` -- ``rmt-icl reproduce --list``: each figure's caption and
+  measured quick and full wall times.
 """

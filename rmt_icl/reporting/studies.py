@@ -19,12 +19,14 @@ import hashlib
 import json
 import math
 import re
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from rmt_icl.core.checks import check_int, check_positive
+from rmt_icl.core.errors import StoreError
 from rmt_icl.experiments import rt_theory
 from rmt_icl.experiments.equivalence import (
     DEFAULT_DS,
@@ -38,7 +40,7 @@ from rmt_icl.experiments.equivalence import (
     shrink_verdict,
     study_config,
 )
-from rmt_icl.sweep import summarise, sweep
+from rmt_icl.sweep import Store, load_spec, summarise, sweep
 
 #: default root of the figure stores (``results/<figure>/<quick|full>``)
 RESULTS_DIR = "results"
@@ -178,17 +180,34 @@ def paired_summary(name: str, points: list[dict], *, runs: int, seed: int = 0,
 
 def rt_theory_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool = True,
                       results_dir=RESULTS_DIR, backend: str = "serial", n_test: int = 16384,
-                      test_queries: int = 16) -> pd.DataFrame:
+                      test_queries: int = 16, seed: int = 0,
+                      force_new: bool = True) -> pd.DataFrame:
     """Run a sub-grid of ``"rt-theory"`` points for a figure and summarise it.
 
     The store is ``<results_dir>/<name>/<quick|full>`` (resumable); the table is
-    :func:`rmt_icl.experiments.rt_theory.summarise`'s. A store made for another grid or size is
-    refused with :class:`rmt_icl.core.errors.StoreError`; delete it to recompute.
+    :func:`rmt_icl.experiments.rt_theory.summarise`'s. ``seed`` is the sweep seed
+    (:func:`rmt_icl.experiments.rt_theory.grid_spec`, >= 0): another seed gives independent
+    runs (e.g. to calibrate a finite-size allowance). A store made for another grid, size or
+    seed is moved to ``superseded/`` and started afresh (``force_new``, default) or refused
+    with :class:`rmt_icl.core.errors.StoreError`; a store of the same spec is resumed.
     """
+    seed = check_int("seed", seed, minimum=0)
     spec = rt_theory.grid_spec(d, runs, grid=grid, n_test=n_test, test_queries=test_queries,
-                               name=name)
+                               seed=seed, name=name)
+    # rmt_icl.sweep.sweep's force_new replaces any existing store: ask for it only when the
+    # store holds another spec (or cannot be read), so that the same spec is resumed
+    replace = False
+    store = Store(Path(results_dir) / name / ("quick" if quick else "full"))
+    if force_new and store.exists():
+        try:
+            store.check_spec(load_spec(spec))
+        except (StoreError, sqlite3.Error, KeyError, ValueError):
+            replace = True
+        finally:
+            store.close()
     return rt_theory.summarise(figure_sweep(spec, name=name, quick=quick,
-                                            results_dir=results_dir, backend=backend))
+                                            results_dir=results_dir, backend=backend,
+                                            force_new=replace))
 
 
 def study_store(store, cfg: dict, d: int, seed: int = 0) -> Path:

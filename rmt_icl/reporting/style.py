@@ -207,6 +207,38 @@ def reference_line(ax, value: float, label: str, *, axis: str = "y", **style):
     return line
 
 
+#: legend label of the points a verdict excludes by its threshold rule
+EXCLUDED_LABEL = "excluded from the verdict (near a threshold)"
+EXCLUDED_GID = "rmt_icl-excluded-points"
+
+
+def mark_excluded(ax, x, y, *, label: str | None = EXCLUDED_LABEL):
+    """Mark points that a figure's verdict excludes by a stated rule with a grey cross.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    x, y : array_like
+        The excluded points' coordinates (nothing is drawn if empty).
+    label : str or None
+        Legend entry (default :data:`EXCLUDED_LABEL`); ``None`` for a second call on the
+        same axes, so the legend holds one entry.
+
+    Returns
+    -------
+    matplotlib artist or None
+        The scatter collection, or ``None`` if there was nothing to mark.
+    """
+    x, y = np.atleast_1d(np.asarray(x, dtype=np.float64)), np.atleast_1d(
+        np.asarray(y, dtype=np.float64))
+    if x.size == 0:
+        return None
+    art = ax.scatter(x, y, marker="x", s=70, color="0.35", linewidths=1.4, zorder=5,
+                     label=label if label is not None else "_" + EXCLUDED_LABEL)
+    art.set_gid(EXCLUDED_GID)
+    return art
+
+
 def save_figure(fig, path_without_ext, formats=("png", "pdf")) -> list[Path]:
     """Write ``fig`` as ``<path>.png`` and ``<path>.pdf`` (creating the folder); return paths."""
     base = Path(path_without_ext)
