@@ -12,8 +12,8 @@ ratios of the simulated d (K = round(kappa d) tasks, each used round(tau d^2/K) 
 Monte Carlo mean +- SE (exact O(d) sampler, so large alpha costs nothing). Finite-size gaps are
 O(1/d), largest for small kappa (few tasks: K = kappa d).
 
-Sizes: quick d = 32, 3 runs, 4 of the 6 alphas; ``--full`` d = 100, 10 runs. Store
-``results/la_context_length/<quick|full>``.
+Sizes: quick d = 32, 3 runs, 4 of the 6 alphas; ``--full`` d = 48, 4 runs, all alphas;
+``--paper`` d = 100, 10 runs. Store ``results/la_context_length/<quick|full>``.
 
 Usage::
 
@@ -25,8 +25,14 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pandas as pd
 
-from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
+from rmt_icl.experiments.la_validation import (
+    la_comparisons,
+    max_gap_se,
+    relative_gap,
+    sizes_text,
+)
 from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
 from rmt_icl.reporting.style import MARKERS, PALETTE, log_axis
@@ -43,7 +49,9 @@ PANELS = (
      (2.35, 5.5, 9.62, 22.7, 100.0, 1000.0)),
 )
 QUICK = dict(d=32, runs=3, alpha_index=(0, 2, 4, 5))
-FULL = dict(d=100, runs=10, alpha_index=(0, 1, 2, 3, 4, 5))
+FULL = dict(d=48, runs=4, alpha_index=(0, 1, 2, 3, 4, 5))
+PAPER = dict(d=100, runs=10, alpha_index=(0, 1, 2, 3, 4, 5))
+CALIBRATION = {"sizes": [{"d": 16}, {"d": 32}], "seed": 1}
 
 
 def _points(d, alpha_index):
@@ -61,12 +69,13 @@ def realised(tau, kappa, d):
     return s.tau, s.kappa
 
 
-def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "processes") -> dict:
+def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "processes",
+        seed: int = 0) -> dict:
     """Simulate the markers through the sweep store and evaluate the theory curves."""
     table = sweep_summary(STORE, _points(cfg["d"], cfg["alpha_index"]), runs=cfg["runs"],
-                          quick=quick, results_dir=results_dir, backend=backend)
+                          quick=quick, results_dir=results_dir, backend=backend, seed=seed)
     alpha = np.logspace(np.log10(0.5), 3.2, 300)
-    curves, tables, gaps, rel = {}, {}, [], []
+    curves, tables, gaps, rel, comparisons = {}, {}, [], [], []
     for key, q, tau, rho, kappas, _ in PANELS:
         fn = linear_attention_icl_error if q == "icl" else linear_attention_idg_error
         # theory at the realised (tau, kappa) of this d (K = round(kappa d) tasks, n = r K)
@@ -77,6 +86,7 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "proc
         tab = table[(table["tau"] == tau) & (table["rho"] == rho)].reset_index(drop=True)
         tables[key] = tab
         gaps.append(max_gap_se(tab, (q,)))
+        comparisons.append(la_comparisons(tab, (q,), labels=("alpha", "tau", "kappa"), x="alpha"))
         rel.append(relative_gap(tab, q))
     rel = np.concatenate(rel)
     return {
@@ -84,6 +94,7 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "proc
                       "theory vs simulation",
         "max_gap_se": max((g for g in gaps if g is not None), default=None),
         "max_rel_gap": float(np.nanmax(np.abs(rel))),
+        "comparisons": pd.concat(comparisons, ignore_index=True),
         "sizes": sizes_text(cfg["d"], cfg["runs"]),
         "d": cfg["d"], "runs": cfg["runs"],
         "alpha": alpha, "curves": curves, "tables": tables,
@@ -117,7 +128,7 @@ def draw(results: dict):
     return fig
 
 
-FIGURE = Figure(globals(), full_help="paper sizes (d=100, 10 runs)", backend="processes")
+FIGURE = Figure(globals(), full_help="d=48, 4 runs, all alphas", backend="processes")
 compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":

@@ -14,8 +14,13 @@ exact test error), mean +- one standard error over independent runs. Simulations
 above theory by O(1/d), most near tau = 1 and for kappa < 1 (see ``fig_la_convergence``); the
 reported gaps in SE use the theory at the *realised* ratios.
 
-Sizes: quick d = 40, 3 runs; ``--full`` d = 100, 10 runs (the paper's). Simulations go through
-the sweep store ``results/la_double_descent/<quick|full>`` (resumable).
+Verdict: the points within 20 % of tau = 1 at lambda = 1e-5 are excluded by the threshold
+rule (marked x): the finite-d peak sits at n = d(d+1), and near it the ridgeless error varies
+like 1/|tau - 1|, which no c/d allowance covers.
+
+Sizes: quick d = 40, 3 runs; ``--full`` d = 64, 4 runs; ``--paper`` d = 100, 10 runs (the
+paper's). Simulations go through the sweep store ``results/la_double_descent/<quick|full>``
+(resumable).
 
 Usage::
 
@@ -29,10 +34,16 @@ import sys
 
 import numpy as np
 
-from rmt_icl.experiments.la_validation import max_gap_se, relative_gap, sizes_text
+from rmt_icl.experiments.la_validation import (
+    excluded_rows,
+    la_comparisons,
+    max_gap_se,
+    relative_gap,
+    sizes_text,
+)
 from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.studies import RESULTS_DIR, sweep_summary
-from rmt_icl.reporting.style import MARKERS, PALETTE, log_axis, reference_line
+from rmt_icl.reporting.style import MARKERS, PALETTE, log_axis, mark_excluded, reference_line
 from rmt_icl.theory import linear_attention_icl_error, linear_attention_idg_error
 
 STORE = "la_double_descent"
@@ -46,8 +57,12 @@ ALPHA_C = 10.0
 RIDGES_C = (1e-5, 0.1, 1.0)
 #: legend label of the interpolation threshold n = d^2 (the finite-d peak is at n = d(d+1))
 THRESHOLD = r"$\tau = 1$ (interpolation threshold)"
+#: legend label of the points the verdict excludes (|tau - 1| <= 0.2 at lambda <= 1e-3)
+EXCLUDED = "not judged (near τ = 1)"
 QUICK = dict(d=40, runs=3)
-FULL = dict(d=100, runs=10)
+FULL = dict(d=64, runs=4)
+PAPER = dict(d=100, runs=10)
+CALIBRATION = {"sizes": [{"d": 20}, {"d": 40}], "seed": 1}
 
 
 def _points(d):
@@ -58,14 +73,15 @@ def _points(d):
     return ab, c
 
 
-def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "processes") -> dict:
+def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "processes",
+        seed: int = 0) -> dict:
     """Simulate the markers (through the sweep store) and evaluate the theory lines.
 
     Returns a dict with ``"ab"`` and ``"c"`` summary tables (one row per simulated point),
     theory curves, ``"comparison"``, ``"max_gap_se"``, ``"max_rel_gap"``, ``"sizes"``.
     """
     pts_ab, pts_c = _points(cfg["d"])
-    ab = sweep_summary(STORE, pts_ab + pts_c, runs=cfg["runs"], quick=quick,
+    ab = sweep_summary(STORE, pts_ab + pts_c, runs=cfg["runs"], quick=quick, seed=seed,
                        results_dir=results_dir, backend=backend)
     tab_ab, tab_c = ab.iloc[:len(pts_ab)].reset_index(drop=True), \
         ab.iloc[len(pts_ab):].reset_index(drop=True)
@@ -93,6 +109,7 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "proc
         "max_gap_se": max((g for g in gaps if g is not None), default=None),
         "max_gap_se_off_peak": max((g for g in off if g is not None), default=None),
         "max_rel_gap": float(np.nanmax(np.abs(rel))),
+        "comparisons": la_comparisons(ab),
         "sizes": sizes_text(cfg["d"], cfg["runs"]),
         "d": cfg["d"], "runs": cfg["runs"],
         "ab": tab_ab, "c": tab_c, "tau": tau, "tau_c": tau_c,
@@ -116,6 +133,8 @@ def draw(results: dict):
             rows = tab[tab["alpha"] == a]
             ax.errorbar(rows["tau"], rows[f"{q}_mean"], yerr=rows[f"{q}_se"], fmt=MARKERS[i],
                         color=col, mfc="white", label=rf"sim $\alpha={a:g}$")
+        near = excluded_rows(tab)
+        mark_excluded(ax, near["tau"], near[f"{q}_mean"], label=EXCLUDED)
         log_axis(ax, "y")
         ax.set_xlabel(r"pretraining size $\tau = n/d^2$")
         ax.set_ylabel(label)
@@ -132,6 +151,8 @@ def draw(results: dict):
         rows = tab[tab["ridge"] == lam]
         ax.errorbar(rows["tau"], rows["icl_mean"], yerr=rows["icl_se"], fmt=MARKERS[i],
                     color=col, mfc="white", label=rf"sim $\lambda={lam:g}$")
+    near = excluded_rows(tab)
+    mark_excluded(ax, near["tau"], near["icl_mean"], label=EXCLUDED)
     log_axis(ax, "y")
     ax.set_xlabel(r"pretraining size $\tau = n/d^2$")
     ax.set_ylabel(r"$e_{\mathrm{ICL}}$")
@@ -150,7 +171,7 @@ def summary(results: dict) -> str:
             "ridge")
 
 
-FIGURE = Figure(globals(), full_help="paper sizes (d=100, 10 runs)", backend="processes")
+FIGURE = Figure(globals(), full_help="d=64, 4 runs", backend="processes")
 compute, main = FIGURE.compute, FIGURE.main
 
 if __name__ == "__main__":

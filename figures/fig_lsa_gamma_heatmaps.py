@@ -29,6 +29,7 @@ import sys
 
 import numpy as np
 
+from rmt_icl.experiments.verdict import comparison_table
 from rmt_icl.lsa.data import PromptDistribution, parse_cov
 from rmt_icl.lsa.train import evaluate_lsa, train_lsa
 from rmt_icl.reporting.figure import Figure
@@ -65,6 +66,11 @@ def run(cfg: dict, *, quick: bool, seed: int = 0) -> dict:
     return {
         "comparison": "trained LSA Gamma_eff and held-out loss vs closed-form Gamma*, L*",
         "max_gap_se": max(r["gap_se"] for r in rows.values()),
+        # the closed form is exact at these (d, n): no finite-size allowance
+        "comparisons": comparison_table(
+            [f"held-out loss, {key}" for key in rows], [kw["d"] for _, _, kw, _ in SETTINGS],
+            cfg["test_prompts"], [r["loss"] for r in rows.values()],
+            [r["se"] for r in rows.values()], [r["loss_star"] for r in rows.values()]),
         "sizes": (f"steps={cfg['steps']}, batch={cfg['batch_size']}, "
                   f"test prompts={cfg['test_prompts']}"),
         "rows": rows,

@@ -26,6 +26,7 @@ import sys
 import numpy as np
 
 from rmt_icl.core.stats import mean_se
+from rmt_icl.experiments.verdict import comparison_table
 from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.style import MARKERS, PALETTE, log_axis, reference_line
 from rmt_icl.theory import (
@@ -80,6 +81,9 @@ def run(cfg: dict, *, quick: bool, seed: int = 0) -> dict:
     return {
         "comparison": "optimal LSA loss L*(n) (closed form) vs MC line search; comparators",
         "max_gap_se": float(gap.max()),
+        # the closed form is exact at this d: no finite-size allowance
+        "comparisons": comparison_table([f"L*(n={m})" for m in cfg["mc_n"]], D,
+                                        cfg["mc_prompts"], mc[:, 0], mc[:, 1], theory_at_mc),
         "sizes": (f"d={D}, sigma={SIGMA}, {cfg['draws']} (GD: {cfg['gd_draws']}) Wishart "
                   "draws/point, "
                   f"{cfg['mc_prompts']} MC prompts/point"),
