@@ -69,7 +69,8 @@ CALIBRATION = {"sizes": [{"d": 16}, {"d": 24}], "seed": 1}
 def comparisons(tab):
     """The comparison table of the simulated RT with its theory, one row per table row.
 
-    ``se`` is each cell's own SE over runs (the verdict pools the relative scatter itself);
+    ``se`` is each cell's own SE over runs (the verdict pools the relative scatter itself,
+    along each curve ``group``: one activation, target and tau over psi);
     ``covered`` where the theory is finite; excluded near the interpolation threshold at a
     near-ridgeless ridge (:func:`rmt_icl.experiments.rt_theory.exclusions`).
     """
@@ -77,9 +78,10 @@ def comparisons(tab):
                 f"psi={r.width_ratio:g} ridge={r.ridge:g}" for r in tab.itertuples()]
     excluded = [exclusions(r.activation, r.width_ratio, r.tau, r.ridge).item()
                 for r in tab.itertuples()]
+    curve = [f"{r.activation}/{r.target} tau={r.tau:g}" for r in tab.itertuples()]
     return comparison_table(quantity, tab["d"], tab["runs"], tab["mc"], tab["se_cell"],
                             tab["theory"], covered=np.isfinite(tab["theory"].to_numpy(float)),
-                            excluded=excluded)
+                            excluded=excluded, group=curve)
 
 
 def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "serial",

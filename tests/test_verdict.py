@@ -105,6 +105,17 @@ def test_the_allowance_is_c_over_d_relative_to_the_theory():
     assert judge(table, allowance=Allowance(c=2.0)).status == "agree"    # 2/40 = 5 % > 4 %
     assert judge(table, allowance=Allowance(c=1.0)).status == "disagree"  # 2.5 % < 4 %
     assert judge(table, allowance=Allowance(c=2.0)).resolution > 0.05
+    # a curve's own constant replaces the figure's for its points
+    two = table.assign(group=["biased"] * 10 + ["exact"] * 10)
+    two.loc[10:, "mean"] = two.loc[10:, "theory"]              # the second curve is exact
+    per_curve = Allowance(c=2.0, by_group={"biased": 2.0, "exact": 0.0})
+    assert judge(two, allowance=per_curve).status == "agree"
+    assert judge(two, allowance=per_curve).resolution < judge(two, allowance=Allowance(c=2.0)) \
+        .resolution
+    shifted = two.copy()
+    shifted.loc[10:, "mean"] *= 1.04                             # 4 % off on the exact curve
+    assert judge(shifted, allowance=Allowance(c=2.0)).status == "agree"
+    assert judge(shifted, allowance=per_curve).status == "disagree"
 
 
 def test_excluded_and_uncovered_points_are_counted_not_judged():
@@ -131,7 +142,7 @@ def test_bad_tables_and_allowances_are_refused():
         comparison_table(["a", "b"], 4, 2, [1.0, 2.0, 3.0], 0.1, 1.0)
     with pytest.raises(ValueError, match="2 runs"):
         judge(comparison_table(["a"], 4, 1, 1.0, np.nan, 1.0))
-    with pytest.raises(ValueError, match="c must be"):
+    with pytest.raises(ValueError, match="c \\(and every by_group value\\) must be"):
         Allowance(c=-1.0)
     with pytest.raises(ValueError, match="'c'"):
         Allowance.from_dict({"rate": 1})
@@ -153,6 +164,7 @@ def test_calibration_measures_c_from_two_sizes_with_a_one_over_d_bias():
     parts = [_table(rng, theory, cv=0.002, bias=c_true / d, d=d, runs=4) for d in (20, 40)]
     cal = calibrate(pd.concat(parts, ignore_index=True))
     assert set(cal["c_by_d"]) == {"20", "40"}
+    assert cal["by_group"] == {"": cal["c"]}                     # one curve
     # the largest d * relative gap: the true c plus a little noise, at both sizes
     assert c_true < cal["c"] <= c_true * 1.15
     assert abs(cal["c_by_d"]["20"] - cal["c_by_d"]["40"]) < 0.3 * c_true
@@ -254,6 +266,7 @@ def test_committed_allowances_are_valid_and_carry_their_provenance():
         assert prov["commit"] and prov["command"].startswith("rmt-icl reproduce --calibrate")
         worst = prov["worst_point"]                       # the point that sets c
         assert a.c == pytest.approx(abs(worst["c_i"]) + 2 * worst["se"])
+        assert a.by_group and max(a.by_group.values()) == pytest.approx(a.c), name
 
 
 def test_committed_quick_verdicts_are_reproduced_and_fail_a_perturbed_theory():
@@ -290,3 +303,24 @@ def test_committed_allowances_are_recomputed(tmp_path):
         assert entry["c"] == pytest.approx(allowance.c, rel=1e-6, abs=1e-9), name
         for d, c_d in allowance.provenance["c_by_d"].items():
             assert entry["provenance"]["c_by_d"][d] == pytest.approx(c_d, rel=1e-6, abs=1e-9)
+        assert entry["by_group"].keys() == allowance.by_group.keys(), name
+        for group, c_g in allowance.by_group.items():
+            assert entry["by_group"][group] == pytest.approx(c_g, rel=1e-6, abs=1e-9), name
+
+
+def test_rejudge_applies_new_allowances_without_simulating(tmp_path, capsys):
+    good = _figures(tmp_path / "a", 0.05)             # theory 5 % too high: disagrees ...
+    out = tmp_path / "o"
+    assert main(["reproduce", "--figures", str(good), "--out", str(out), "--no-progress"]) == 1
+    seconds = json.loads((out / "REPORT.json").read_text())["rows"][0]["seconds"]
+    # ... until an allowance of 10/d (25 % at d = 40) is committed: then it agrees on re-judging
+    (good / "ALLOWANCES.json").write_text(json.dumps({"figures": {"toy": {"c": 10.0}}}))
+    (good / "fig_toy.py").write_text("raise RuntimeError('must not run')\n")
+    assert main(["reproduce", "--rejudge", "--figures", str(good), "--out", str(out)]) == 0
+    row = json.loads((out / "REPORT.json").read_text())["rows"][0]
+    assert row["verdict"] == "agree" and row["seconds"] == seconds
+    assert "agree" in (out / "REPORT.md").read_text()
+    capsys.readouterr()
+    assert main(["reproduce", "--rejudge", "--figures", str(good), "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "REPORT.json" in capsys.readouterr().err

@@ -34,6 +34,9 @@ def register(subparsers):
                    help="folder of the fig_*.py scripts (default: figures/ under the current "
                    "folder if it holds them, else the source checkout's)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
+    p.add_argument("--rejudge", action="store_true",
+                   help="re-judge the report in --out (of the chosen sizes) with the current "
+                   "ALLOWANCES.json, without simulating; run times are kept")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run, size="quick")
     return p
@@ -42,7 +45,7 @@ def register(subparsers):
 def _run(args) -> int:
     """Execute ``rmt-icl reproduce``: list, calibrate, or run the figures and print one line
     each; the exit status is 1 if a figure failed or its verdict is "disagree"."""
-    from rmt_icl.reporting.gallery import calibrate_figures, reproduce
+    from rmt_icl.reporting.gallery import calibrate_figures, rejudge, reproduce
 
     if args.list:
         from rmt_icl.reporting.catalogue import catalogue, format_catalogue
@@ -59,8 +62,13 @@ def _run(args) -> int:
         return 0
     out = args.out or {"quick": "figures", "full": "figures/full",
                        "paper": "figures/paper"}[args.size]
-    rows = reproduce(quick=args.size == "quick", paper=args.size == "paper", only=args.only,
-                     out=out, figures_dir=args.figures_dir, progress=not args.no_progress)
+    if args.rejudge:
+        rows = rejudge(quick=args.size == "quick", paper=args.size == "paper", out=out,
+                       figures_dir=args.figures_dir)
+    else:
+        rows = reproduce(quick=args.size == "quick", paper=args.size == "paper",
+                         only=args.only, out=out, figures_dir=args.figures_dir,
+                         progress=not args.no_progress)
     failed = [r for r in rows if r["status"] != "ok"]
     disagree = [r for r in rows if r.get("verdict") == "disagree"]
     for r in rows:

@@ -33,10 +33,10 @@ group      optional: the plotted curve the point belongs to; the relative scatte
     points of its group -- its plotted curve, along which the scatter varies little
     (:func:`rmt_icl.core.stats.pooled_relative_se`; ``q`` uses the group's pooled degrees of
     freedom). The second term is the *finite-size allowance*: a relative
-    correction ``c / d^r`` (``r = 1`` by default) whose constant ``c`` is measured by
+    correction ``c / d^r`` (``r = 1`` by default) whose constant is measured by
     :func:`calibrate` -- an upper estimate of the largest finite-size constant among the
-    figure's points, fitted to independent runs at two or more ``d`` -- and committed with its
-    provenance
+    points of each plotted curve (``c_g``; the figure's ``c`` is the largest), fitted to
+    independent runs at two or more ``d`` -- and committed with its provenance
     (:class:`Allowance`); it is never chosen to make a verdict pass.
 ``disagree``
     some judged point lies outside its bound; :attr:`Verdict.worst` lists the worst points.
@@ -89,36 +89,53 @@ class Allowance:
     Attributes
     ----------
     c : float
-        The measured constant ``c >= 0`` (:func:`calibrate`).
+        The measured constant ``c >= 0`` of the figure (:func:`calibrate`): the largest over
+        its curves, used for a curve without its own constant.
     rate : float
         The exponent ``r`` of ``d`` (1: an ``O(1/d)`` correction).
+    by_group : dict
+        The measured constant of each plotted curve (the comparison table's ``group``), each
+        at most ``c``; empty: ``c`` everywhere.
     provenance : dict
         How ``c`` was measured: sizes, runs, seed, commit, command, and the per-size values.
     """
 
     c: float
     rate: float = 1.0
+    by_group: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if not (math.isfinite(self.c) and self.c >= 0):
-            raise ValueError(f"c must be a finite number >= 0, got {self.c!r}")
+        values = [self.c, *self.by_group.values()]
+        if not all(math.isfinite(v) and v >= 0 for v in values):
+            raise ValueError(f"c (and every by_group value) must be a finite number >= 0, got "
+                             f"c={self.c!r}, by_group={self.by_group!r}")
         if not (math.isfinite(self.rate) and self.rate > 0):
             raise ValueError(f"rate must be a finite number > 0, got {self.rate!r}")
 
-    def at(self, d) -> np.ndarray:
-        """The relative allowance ``c / d**rate`` at dimension(s) ``d``."""
-        return self.c / np.asarray(d, dtype=np.float64) ** self.rate
+    def at(self, d, group=None) -> np.ndarray:
+        """The relative allowance ``c_g / d**rate`` at dimension(s) ``d`` for curve(s)
+        ``group`` (``c`` where a curve has no constant of its own, or ``group`` is None)."""
+        d = np.asarray(d, dtype=np.float64)
+        if group is None or not self.by_group:
+            c = self.c
+        else:
+            c = np.array([self.by_group.get(str(g), self.c)
+                          for g in np.broadcast_to(np.asarray(group, dtype=object), d.shape)
+                          .ravel()], dtype=np.float64).reshape(d.shape)
+        return c / d ** self.rate
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Allowance:
         """Read an allowance written by :meth:`to_dict` (e.g. from ``ALLOWANCES.json``)."""
         try:
             return cls(c=float(data["c"]), rate=float(data.get("rate", 1.0)),
+                       by_group={str(k): float(v)
+                                 for k, v in dict(data.get("by_group", {})).items()},
                        provenance=dict(data.get("provenance", {})))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"an allowance needs a number 'c' >= 0 and optionally 'rate' > 0 "
-                             f"and 'provenance'; got {dict(data)!r} ({exc})") from exc
+            raise ValueError(f"an allowance needs a number 'c' >= 0 and optionally 'rate' > 0, "
+                             f"'by_group' and 'provenance'; got {dict(data)!r} ({exc})") from exc
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
@@ -301,7 +318,8 @@ def _bounds(points: pd.DataFrame, allowance: Allowance | None, level: float):
         q[rows] = simultaneous_t_quantile(dof, m, level)
         se_used[rows] = np.fmax(se[rows], pooled)
         dof_total += dof
-    a = allowance.at(points["d"].to_numpy(np.float64)) if allowance is not None else 0.0
+    a = (allowance.at(points["d"].to_numpy(np.float64), groups) if allowance is not None
+         else 0.0)
     bound = q * se_used + a * np.abs(theory)
     bound[~judged] = np.nan
     return judged, q, dof_total, se_used, bound
@@ -376,8 +394,10 @@ def calibrate(points: pd.DataFrame, *, rate: float = 1.0, level: float = LEVEL,
         c = \max_i\, \big(|\hat c_i| + z\, \mathrm{se}(\hat c_i)\big),
 
     an upper estimate (``z = 2``) of the largest finite-size constant among the figure's
-    points. Fitting across the sizes averages the runs' noise, which a single size would put
-    into ``c``; the ``z`` term keeps the calibration's own noise from making ``c`` too small.
+    points; the same maximum over the points of each plotted curve (the table's ``group``) is
+    that curve's constant ``c_g``, which :func:`judge` uses for the curve's points. Fitting
+    across the sizes averages the runs' noise, which a single size would put into ``c``; the
+    ``z`` term keeps the calibration's own noise from making ``c`` too small.
     The per-size maxima ``c_d = max_i d^r |g_i(d)|`` are returned as a check of the rate:
     roughly constant ``c_d`` supports ``r``; a growing ``c_d`` says the correction decays more
     slowly (then the allowance at larger ``d`` is too small and the verdict there says so).
@@ -400,9 +420,10 @@ def calibrate(points: pd.DataFrame, *, rate: float = 1.0, level: float = LEVEL,
     Returns
     -------
     dict
-        ``c``, ``rate``, ``c_by_d`` (``{d: c_d}``), ``worst`` (the point setting ``c``, with
-        its fitted ``c_i`` and SE), ``median_exponent`` (NaN if fewer than 3 points are
-        resolved at both ends) and ``n_points`` per size.
+        ``c``, ``rate``, ``by_group`` (``{group: c_g}``), ``c_by_d`` (``{d: c_d}``),
+        ``worst`` (the point setting ``c``, with its fitted ``c_i`` and SE),
+        ``median_exponent`` (NaN if fewer than 3 points are resolved at both ends) and
+        ``n_points`` per size.
 
     Raises
     ------
@@ -425,26 +446,30 @@ def calibrate(points: pd.DataFrame, *, rate: float = 1.0, level: float = LEVEL,
             rel[d] = pd.Series(np.where(judged & (np.abs(gap) > q * se_used), np.abs(g),
                                         np.nan), index=sub["quantity"])
             fits.append(pd.DataFrame({"quantity": sub["quantity"], "x": float(d) ** -rate,
-                                      "g": g, "s": se_used / th}))
+                                      "g": g, "s": se_used / th,
+                                      "group": (sub["group"] if "group" in sub.columns
+                                                else "")}))
         c_by_d[d] = float(np.nanmax(np.abs(g)) * d ** rate) if judged.any() else 0.0
-    fit = pd.concat(fits, ignore_index=True).dropna()
+    fit = pd.concat(fits, ignore_index=True).dropna(subset=["g", "s"])
     fit = fit[fit["s"] > 0]
-    best = {"c": 0.0}
-    for label, rows in fit.groupby("quantity", sort=False):
+    best, by_group = {"c": 0.0}, {}
+    for (group, label), rows in fit.groupby(["group", "quantity"], sort=False):
         if rows["x"].nunique() < 2:
             continue
         w = 1.0 / rows["s"] ** 2
         sxx = float(np.sum(w * rows["x"] ** 2))
         c_i = float(np.sum(w * rows["x"] * rows["g"]) / sxx)
         se_i = 1.0 / math.sqrt(sxx)
-        if abs(c_i) + z * se_i > best["c"]:
-            best = {"c": abs(c_i) + z * se_i, "quantity": str(label), "c_i": c_i, "se": se_i}
+        upper = abs(c_i) + z * se_i
+        by_group[str(group)] = max(by_group.get(str(group), 0.0), upper)
+        if upper > best["c"]:
+            best = {"c": upper, "quantity": str(label), "c_i": c_i, "se": se_i}
     lo, hi = rel[ds[0]], rel[ds[-1]]
     both = lo.index.intersection(hi.index)
     pairs = pd.DataFrame({"lo": lo.loc[~lo.index.duplicated()].reindex(both),
                           "hi": hi.loc[~hi.index.duplicated()].reindex(both)}).dropna()
     exponent = (float(np.median(np.log(pairs["lo"] / pairs["hi"]) / math.log(ds[-1] / ds[0])))
                 if len(pairs) >= 3 else math.nan)
-    return {"c": best["c"], "rate": float(rate), "worst": best,
+    return {"c": best["c"], "rate": float(rate), "worst": best, "by_group": by_group,
             "c_by_d": {str(d): v for d, v in c_by_d.items()}, "median_exponent": exponent,
             "n_points": {str(d): int((points["d"] == d).sum()) for d in ds}}

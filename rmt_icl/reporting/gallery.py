@@ -243,8 +243,9 @@ def write_report(rows: list[dict], path: Path, *, quick: bool, paper: bool = Fal
         "**Verdict**: *agree* when every judged point satisfies |sim − theory| ≤ q·SE + "
         "(c/d)·|theory|, with q the two-sided Student-t quantile, Bonferroni-corrected over the "
         "figure's judged points at family-wise level 1 %, SE the larger of the point's own and "
-        "the figure's pooled relative SE, and c/d the finite-size allowance measured on "
-        "independent runs at two or more d (`ALLOWANCES.json`, with its provenance); "
+        "the relative SE pooled along its plotted curve, and c/d the finite-size allowance, "
+        "with c measured per curve on independent runs at two or more d (`ALLOWANCES.json`, "
+        "with its provenance); "
         "*disagree* otherwise (the worst points are listed). Points the theory does not cover, "
         "and points excluded by a stated rule (within 20 % of an interpolation threshold at a "
         "ridge ≤ 1e-3, marked × on the figure), are counted, never dropped. *Resolution* is the "
@@ -359,6 +360,48 @@ def reproduce(*, quick: bool = True, paper: bool = False, only=None, out="figure
     return rows
 
 
+def rejudge(*, quick: bool = True, paper: bool = False, out="figures",
+            figures_dir=None) -> list[dict]:
+    """Re-judge a written report's comparison tables with the current allowances.
+
+    Reads ``<out>/REPORT.json``, recomputes every figure's verdict from its stored comparison
+    table (:func:`figure_verdict`) with ``<figures>/ALLOWANCES.json``, and rewrites
+    ``REPORT.json`` and ``REPORT.md``; nothing is simulated and the recorded run times are
+    kept (e.g. after ``rmt-icl reproduce --calibrate``).
+
+    Returns
+    -------
+    list of dict
+        The report's rows with their new verdicts.
+
+    Raises
+    ------
+    ValueError
+        ``<out>/REPORT.json`` is missing or unreadable.
+    """
+    out = Path(out)
+    path = out / "REPORT.json"
+    try:
+        rows = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is missing or not a report written by rmt-icl reproduce "
+                         f"({exc}); run rmt-icl reproduce first") from exc
+    allowances = load_allowances(next(iter(discover(figures_dir).values())).parent)
+    for row in rows:
+        if row.get("status") != "ok":
+            continue
+        results = {"max_gap_se": row.get("max_gap_se")}
+        if row.get("comparisons"):
+            results["comparisons"] = pd.DataFrame(row["comparisons"])
+        verdict = figure_verdict(results, allowances.get(row["figure"]))
+        row.update(verdict=verdict.status, verdict_text=verdict.summary(),
+                   resolution=None if math.isnan(verdict.resolution) else verdict.resolution,
+                   verdict_detail=verdict.to_dict())
+    path.write_text(json.dumps({"rows": rows}, indent=1, default=_jsonable))
+    write_report(rows, out / "REPORT.md", quick=quick and not paper, paper=paper)
+    return rows
+
+
 def _select(scripts: dict[str, Path], only) -> dict[str, Path]:
     """The scripts named by ``only`` (all if ``None``)."""
     if not only:
@@ -418,7 +461,8 @@ def measure_allowance(module, name: str, *, results_dir="results/calibration",
     table = pd.concat(tables, ignore_index=True)
     measured = calibrate(table, rate=cal.get("rate", 1.0))
     exponent = measured["median_exponent"]
-    return {"c": measured["c"], "rate": measured["rate"], "provenance": {
+    return {"c": measured["c"], "rate": measured["rate"], "by_group": measured["by_group"],
+            "provenance": {
         "sizes": cal["sizes"], "seed": cal["seed"],
         "runs": sorted({int(v) for v in table["runs"]}),
         "c_by_d": measured["c_by_d"], "worst_point": measured["worst"],
