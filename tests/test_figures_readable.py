@@ -35,6 +35,11 @@ from rmt_icl.reporting.style import (  # noqa: E402
 RT = dict(d=6, runs=2, n_test=256)
 LSA = dict(steps=20, batch_size=64, test_prompts=2000)
 TINY = {
+    "cm_mixture": dict(d=8, runs=2, n_test=256, mixtures=(0.1, 0.9), input_spikes=(1.0, 4.0),
+                       task_spikes=(1.0, 4.0), noises=(0.01, 0.5)),
+    "cm_sizes": dict(d=8, runs=2, n_test=256, taus=(0.25, 0.5, 1.0, 2.0), alphas=(0.5, 1.0, 2.0),
+                     widths=(0.5, 2.0, 4.0), activations=("relu",)),
+    "cm_step": dict(d=8, runs=2, n_test=256, steps=(1.0, 4.0), mixtures=(0.5,)),
     "la_context_length": dict(d=8, runs=2, alpha_index=(0, 5)),
     "la_convergence": dict(ds=(6, 8), runs=(2, 2)),
     "la_double_descent": dict(d=8, runs=2),
