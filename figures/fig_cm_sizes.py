@@ -52,16 +52,23 @@ Usage::
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from rmt_icl.core.stats import mean_se, student_t_threshold
 from rmt_icl.experiments.equivalence import max_paired_gap_se
+from rmt_icl.reporting.claims import (
+    OFF_SCALE,
+    Z,
+    draw_off_scale,
+    error_limits,
+    format_gap,
+    hermite_claim,
+    store_runs,
+)
 from rmt_icl.reporting.figure import Figure, figure_point, figure_sizes
 from rmt_icl.reporting.studies import RESULTS_DIR, paired_summary
 from rmt_icl.reporting.style import MARKERS, PALETTE, ZERO_PREDICTOR, log_axis, reference_line
-from rmt_icl.sweep import load
 
 STORE = "cm_sizes"
 #: the base point: ell = ALPHA0 d, n = TAU0 d^2, k = WIDTH0 d^2
@@ -83,16 +90,6 @@ TITLES = {"n": r"(a) vs $n$ ($k = d^2/2$, $\ell = d$)",
           "ell": r"(b) vs $\ell$ ($n = 2d^2$, $k = d^2/2$)",
           "k": r"(c) vs $k$ ($n = 2d^2$, $\ell = d$)"}
 SHARE_SEEDS_ACROSS = ("model", "activation", "degree", "tau", "alpha", "width_d2", "ridge")
-#: the relative gap e_Herm / e_RT - 1 from which a resolved gap contradicts the paper's
-#: equivalence claim (smaller resolved gaps are finite-d corrections)
-HERMITE_MATERIAL = 0.05
-#: z-score of "resolved" (Student-t threshold at the runs' degrees of freedom)
-Z = 2.0
-#: where the Hermite model's off-scale means are drawn: the y limit divided (top) or
-#: multiplied (bottom) by this factor, inside the axes
-EDGE = 1.08
-#: the markers of the Hermite model's means above and below the axis
-OFF_SCALE = (r"$\uparrow$", r"$\downarrow$")
 QUICK = dict(d=24, runs=4, n_test=2000, activations=("relu", "tanh"))
 FULL = dict(d=48, runs=4, n_test=None, activations=("relu",))
 PAPER = dict(d=80, runs=20, n_test=None, activations=("relu", "tanh"))
@@ -123,26 +120,6 @@ def panel_rows(table, panel: str, activation: str) -> np.ndarray:
     rows = np.flatnonzero(on)
     return rows[np.argsort(table[key].to_numpy(np.float64)[rows])]
 
-
-def per_run(results_dir, quick: bool, table, column: str = "icl_rt"):
-    """The per-run values of ``column``: a runs x points array, the points in the order of
-    ``table`` (the rows of :func:`~rmt_icl.reporting.studies.paired_summary`).
-
-    Raises
-    ------
-    RuntimeError
-        The store's per-run means disagree with the table (the two would not be the same
-        runs).
-    """
-    df = load(Path(results_dir) / STORE / ("quick" if quick else "full"))
-    df = df[df["status"] == "ok"]
-    values = df.pivot(index="run", columns="point", values=column).sort_index(axis=1)
-    values = values.to_numpy(np.float64)
-    if values.shape[1] != len(table) or not np.allclose(
-            np.nanmean(values, axis=0), table[f"{column}_mean"].to_numpy(np.float64),
-            rtol=1e-12, atol=0.0):
-        raise RuntimeError(f"the runs of store {STORE} do not match its summary table")
-    return values
 
 
 def _diff(values, i: int, j: int) -> tuple[float, float]:
@@ -254,24 +231,10 @@ def claim_text(claims: dict) -> str:
     return "; ".join(claim_lines(claims))
 
 
-def hermite_claim(table, rt, herm, runs: int, degree: int) -> str:
-    """The paper's equivalence claim on this figure's points, on the per-run ratios
-    ``e_Herm / e_RT`` (``rt``, ``herm``: runs x points, paired): their log, mean +- SE over runs,
-    is resolved away from 0 beyond the Student-t threshold (z = 2) at some points, and by more
-    than ``log(1 + HERMITE_MATERIAL)`` at some of those (the log scale keeps a Hermite error
-    that blows up in every run resolved, where its linear SE would not be); "contradicts"
-    when any is, else "supports". The text also gives the largest mean ratio and the largest
-    paired ``|e_Herm - e_RT| / SE``."""
-    c = float(student_t_threshold(runs, Z))
-    mean, se = mean_se(np.log(herm / rt), axis=0)
-    resolved = np.abs(mean) > c * se
-    material = int(np.sum(resolved & (np.abs(mean) > np.log1p(HERMITE_MATERIAL))))
-    ratio = float(np.exp(mean[int(np.nanargmax(np.abs(mean)))]))
-    verdict = "contradicts" if material else "supports"
-    return (f"the Hermite model (p={degree}) matches the RT: e_Herm/e_RT resolved away from 1 "
-            f"at {int(resolved.sum())}/{len(table)} points (paired, log scale), by more than "
-            f"{100 * HERMITE_MATERIAL:g} % at {material} (largest mean ratio {ratio:.3g}; max "
-            f"paired |e_Herm - e_RT| {_fmt(max_paired_gap_se(table))} SE) -- {verdict}")
+
+def per_run(results_dir, quick: bool, table, column: str = "icl_rt"):
+    """The per-run values of ``column`` in this figure's store (:func:`store_runs`)."""
+    return store_runs(STORE, results_dir, quick, table, column)
 
 
 def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "serial",
@@ -297,30 +260,6 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "seri
             "claims": claims, "claim_lines": lines, "d": cfg["d"]}
 
 
-def _error_limits(tab) -> tuple[float, float]:
-    """y limits from the RT, the linear transformer and ``E y^2`` (the Hermite model may blow
-    up near the peaks; its means beyond the limits are drawn as arrows at the edge)."""
-    values = np.concatenate([tab["icl_rt_mean"] - tab["icl_rt_se"],
-                             tab["icl_rt_mean"] + tab["icl_rt_se"], tab["icl_linear_mean"],
-                             tab["q"]]).astype(np.float64)
-    values = values[np.isfinite(values) & (values > 0)]
-    return float(values.min()) / 1.25, float(values.max()) * 1.6
-
-
-def draw_hermite(ax, x, herm, color, marker, limits) -> bool:
-    """The Hermite model's means as open rings, those beyond ``limits`` as arrows just inside
-    the edge; whether any was beyond."""
-    x, herm = np.asarray(x, np.float64), np.asarray(herm, np.float64)
-    inside = (herm >= limits[0]) & (herm <= limits[1])
-    ax.plot(x[inside], herm[inside], marker, color=color, mfc="none", ms=9, mew=1.0, ls="none",
-            zorder=2)
-    for sel, edge, tri in ((herm > limits[1], limits[1] / EDGE, OFF_SCALE[0]),
-                           (herm < limits[0], limits[0] * EDGE, OFF_SCALE[1])):
-        ax.plot(x[sel], np.full(sel.sum(), edge), marker=tri, color=color, ms=11,
-                ls="none", zorder=4)
-    return bool(((herm > limits[1]) | (herm < limits[0])).any())
-
-
 def draw(results: dict):
     """Three panels: e_ICL vs n (a), ell (b) and k (c), one colour per activation; the models'
     legend below the panels, each panel's reference lines in its own legend."""
@@ -334,12 +273,12 @@ def draw(results: dict):
     beyond = False
     for ax, (panel, (key, xlabel)) in zip(axes, PANELS.items(), strict=True):
         rows_of = {act: panel_rows(tab, panel, act) for act in activations}
-        limits = _error_limits(tab.iloc[np.concatenate(list(rows_of.values()))])
+        limits = error_limits(tab.iloc[np.concatenate(list(rows_of.values()))])
         for i, act in enumerate(activations):
             rows = tab.iloc[rows_of[act]]
             ax.errorbar(rows[key], rows["icl_rt_mean"], yerr=rows["icl_rt_se"],
                         fmt=MARKERS[i] + "-", color=PALETTE[i], ms=5, zorder=3)
-            beyond |= draw_hermite(ax, rows[key], rows["icl_herm_mean"], PALETTE[i],
+            beyond |= draw_off_scale(ax, rows[key], rows["icl_herm_mean"], PALETTE[i],
                                    MARKERS[i], limits)
         rows = tab.iloc[rows_of[activations[0]]]
         ax.plot(rows[key], rows["icl_linear_mean"], "k-.", lw=1.1)
@@ -372,12 +311,9 @@ def draw(results: dict):
                fontsize=8.5)
     fig.suptitle("Companion model: sizes (two sources, task spike θ_ξ = d², relu target, "
                  f"η = d², λ = 5e-5); {results['sizes']}\nmax paired |e_Herm − e_RT| = "
-                 f"{_fmt(results['max_gap_se'])} SE", fontsize=10)
+                 f"{format_gap(results['max_gap_se'])} SE", fontsize=10)
     return fig
 
-
-def _fmt(value) -> str:
-    return "—" if value is None else f"{value:.1f}"
 
 
 def summary(results: dict) -> str:

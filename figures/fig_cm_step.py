@@ -49,16 +49,23 @@ Usage::
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from rmt_icl.core.stats import mean_se, student_t_threshold
 from rmt_icl.experiments.equivalence import max_paired_gap_se
+from rmt_icl.reporting.claims import (
+    OFF_SCALE,
+    Z,
+    draw_off_scale,
+    error_limits,
+    format_gap,
+    hermite_claim,
+    store_runs,
+)
 from rmt_icl.reporting.figure import Figure, figure_point, figure_sizes
 from rmt_icl.reporting.studies import RESULTS_DIR, paired_summary
 from rmt_icl.reporting.style import MARKERS, PALETTE, ZERO_PREDICTOR, log_axis, reference_line
-from rmt_icl.sweep import load
 
 STORE = "cm_step"
 #: the two panels: which source-1 spike, as a function of d
@@ -76,19 +83,9 @@ PATH = {"alpha": 1.0, "tau": 0.5, "width_ratio": 1.0, "ridge": RIDGE, "activatio
         "target": "relu", "y2_scale": "companion", "noise0": 0.01, "noise1": 0.01,
         "degree": DEGREE}
 SHARE_SEEDS_ACROSS = ("model", "step_size")
-#: where the Hermite model's off-scale means are drawn: the y limit divided (top) or
-#: multiplied (bottom) by this factor, inside the axes
-EDGE = 1.08
-#: the markers of the Hermite model's means above and below the axis
-OFF_SCALE = (r"$\uparrow$", r"$\downarrow$")
 #: the relative drop of the error from which a resolved gain counts as the step helping (the
 #: paper's "helps a lot"); a smaller resolved gain is "helps slightly"
 MATERIAL = 0.05
-#: the relative gap e_Herm / e_RT - 1 from which a resolved gap contradicts the paper's
-#: equivalence claim (smaller resolved gaps are finite-d corrections)
-HERMITE_MATERIAL = 0.05
-#: z-score of "resolved" (Student-t threshold at the runs' degrees of freedom)
-Z = 2.0
 QUICK = dict(d=32, runs=4, n_test=2000)
 FULL = dict(d=48, runs=4, n_test=None)
 PAPER = dict(d=80, runs=20, n_test=None)
@@ -102,26 +99,6 @@ def _points(cfg: dict) -> list[dict]:
             for mix in cfg.get("mixtures", MIXTURES)
             for eta in (0.0, *cfg.get("steps", STEPS))]
 
-
-def per_run(results_dir, quick: bool, table, column: str = "icl_rt"):
-    """The per-run values of ``column``: a runs x points array, the points in the order of
-    ``table`` (the rows of :func:`~rmt_icl.reporting.studies.paired_summary`).
-
-    Raises
-    ------
-    RuntimeError
-        The store's per-run means disagree with the table (the two would not be the same
-        runs).
-    """
-    df = load(Path(results_dir) / STORE / ("quick" if quick else "full"))
-    df = df[df["status"] == "ok"]
-    values = df.pivot(index="run", columns="point", values=column).sort_index(axis=1)
-    values = values.to_numpy(np.float64)
-    if values.shape[1] != len(table) or not np.allclose(
-            np.nanmean(values, axis=0), table[f"{column}_mean"].to_numpy(np.float64),
-            rtol=1e-12, atol=0.0):
-        raise RuntimeError(f"the runs of store {STORE} do not match its summary table")
-    return values
 
 
 def step_claims(table, values, runs: int) -> dict:
@@ -203,24 +180,10 @@ def claim_text(claims: dict) -> str:
     return "; ".join(claim_lines(claims))
 
 
-def hermite_claim(table, rt, herm, runs: int, degree: int) -> str:
-    """The paper's equivalence claim on this figure's points, on the per-run ratios
-    ``e_Herm / e_RT`` (``rt``, ``herm``: runs x points, paired): their log, mean +- SE over runs,
-    is resolved away from 0 beyond the Student-t threshold (z = 2) at some points, and by more
-    than ``log(1 + HERMITE_MATERIAL)`` at some of those (the log scale keeps a Hermite error
-    that blows up in every run resolved, where its linear SE would not be); "contradicts"
-    when any is, else "supports". The text also gives the largest mean ratio and the largest
-    paired ``|e_Herm - e_RT| / SE``."""
-    c = float(student_t_threshold(runs, Z))
-    mean, se = mean_se(np.log(herm / rt), axis=0)
-    resolved = np.abs(mean) > c * se
-    material = int(np.sum(resolved & (np.abs(mean) > np.log1p(HERMITE_MATERIAL))))
-    ratio = float(np.exp(mean[int(np.nanargmax(np.abs(mean)))]))
-    verdict = "contradicts" if material else "supports"
-    return (f"the Hermite model (p={degree}) matches the RT: e_Herm/e_RT resolved away from 1 "
-            f"at {int(resolved.sum())}/{len(table)} points (paired, log scale), by more than "
-            f"{100 * HERMITE_MATERIAL:g} % at {material} (largest mean ratio {ratio:.3g}; max "
-            f"paired |e_Herm - e_RT| {_fmt(max_paired_gap_se(table))} SE) -- {verdict}")
+
+def per_run(results_dir, quick: bool, table, column: str = "icl_rt"):
+    """The per-run values of ``column`` in this figure's store (:func:`store_runs`)."""
+    return store_runs(STORE, results_dir, quick, table, column)
 
 
 def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "serial",
@@ -244,30 +207,6 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "seri
             "table": table, "claims": claims, "claim_lines": lines}
 
 
-def _error_limits(tab) -> tuple[float, float]:
-    """y limits from the RT, the linear transformer and ``E y^2`` (the Hermite model may blow
-    up at small d; its means beyond the limits are drawn as arrows at the edge)."""
-    values = np.concatenate([tab["icl_rt_mean"] - tab["icl_rt_se"],
-                             tab["icl_rt_mean"] + tab["icl_rt_se"], tab["icl_linear_mean"],
-                             tab["q"]]).astype(np.float64)
-    values = values[np.isfinite(values) & (values > 0)]
-    return float(values.min()) / 1.25, float(values.max()) * 1.6
-
-
-def draw_hermite(ax, x, herm, color, marker, limits) -> bool:
-    """The Hermite model's means as open rings, those beyond ``limits`` as arrows just inside
-    the edge; whether any was beyond."""
-    x, herm = np.asarray(x, np.float64), np.asarray(herm, np.float64)
-    inside = (herm >= limits[0]) & (herm <= limits[1])
-    ax.plot(x[inside], herm[inside], marker, color=color, mfc="none", ms=9, mew=1.0, ls="none",
-            zorder=2)
-    for sel, edge, tri in ((herm > limits[1], limits[1] / EDGE, OFF_SCALE[0]),
-                           (herm < limits[0], limits[0] * EDGE, OFF_SCALE[1])):
-        ax.plot(x[sel], np.full(sel.sum(), edge), marker=tri, color=color, ms=11, ls="none",
-                zorder=4)
-    return bool(((herm > limits[1]) | (herm < limits[0])).any())
-
-
 def draw(results: dict):
     """Two panels: e_ICL vs step size for structured inputs (a) and structured tasks (b); one
     legend below them (the reference lines' labels name their series; their levels are each
@@ -280,7 +219,7 @@ def draw(results: dict):
     beyond = False
     for ax, (panel, (key, _)) in zip(axes, PANELS.items(), strict=True):
         sub = tab[tab[key] > 0]
-        limits = _error_limits(sub)
+        limits = error_limits(sub)
         for i, mix in enumerate(sorted(set(sub["mixture"]))):
             rows = sub[sub["mixture"] == mix].sort_values("step_size")
             base, stepped = rows[rows["step_size"] == 0], rows[rows["step_size"] > 0]
@@ -288,7 +227,7 @@ def draw(results: dict):
             ax.errorbar(stepped["step_size"], stepped["icl_rt_mean"],
                         yerr=stepped["icl_rt_se"], fmt=MARKERS[i] + "-", color=col, ms=5,
                         zorder=3, label=f"RT after the step, P(s=1) = {mix:g} (mean ± SE)")
-            beyond |= draw_hermite(ax, stepped["step_size"], stepped["icl_herm_mean"], col,
+            beyond |= draw_off_scale(ax, stepped["step_size"], stepped["icl_herm_mean"], col,
                                    MARKERS[i], limits)
             reference_line(ax, float(base["icl_rt_mean"].iloc[0]),
                            f"RT without step, P(s=1) = {mix:g}", color=col, ls="--", lw=1.0)
@@ -318,12 +257,9 @@ def draw(results: dict):
                fontsize=8.5)
     fig.suptitle("Companion model: one gradient step on F (relu, ℓ = d, n = k = d²/2); "
                  f"{results['sizes']}\nmax paired |e_Herm − e_RT| = "
-                 f"{_fmt(results['max_gap_se'])} SE", fontsize=10)
+                 f"{format_gap(results['max_gap_se'])} SE", fontsize=10)
     return fig
 
-
-def _fmt(value) -> str:
-    return "—" if value is None else f"{value:.1f}"
 
 
 def summary(results: dict) -> str:

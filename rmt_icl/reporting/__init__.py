@@ -8,5 +8,7 @@
 * :mod:`~rmt_icl.reporting.equivalence_plot` -- the equivalence study's log-log gap figure;
 * :mod:`~rmt_icl.reporting.gallery` -- ``rmt-icl reproduce``: every figure and ``REPORT.md``;
 * :mod:`~rmt_icl.reporting.catalogue` -- ``rmt-icl reproduce --list``: each figure's caption and
-  measured quick and full wall times.
+  measured quick and full wall times;
+* :mod:`~rmt_icl.reporting.claims` -- checking a paper's qualitative claims on paired runs
+  (the figures without a theory).
 """
