@@ -2,12 +2,14 @@
 deterministic equivalent at the realised ratios (:class:`rmt_icl.reporting.figure.PairedFigure`),
 ``fig_rt_theory`` builds its comparison table, and both feed the verdict."""
 
+import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from rmt_icl.core.errors import StoreError
 from rmt_icl.experiments import rt_theory
 from rmt_icl.experiments.equivalence import max_paired_gap_se
 from rmt_icl.experiments.verdict import STATUSES, judge
@@ -15,7 +17,7 @@ from rmt_icl.reporting import figure, studies
 from rmt_icl.reporting.gallery import default_figures_dir, load_script
 from rmt_icl.simulate import t_analytic
 from rmt_icl.simulate.random_transformer import simulate_models
-from rmt_icl.sweep import Store, load_spec
+from rmt_icl.sweep import Store
 from rmt_icl.theory import random_transformer_icl_error
 
 PATH = {"tau": 2.0, "kappa": math.inf, "rho": 1e-4}
@@ -212,22 +214,33 @@ def test_fig_rt_theory_comparisons(monkeypatch):
 
 
 def test_rt_theory_summary_passes_its_seed_and_resumes_the_same_spec(tmp_path, monkeypatch):
-    seen = []
-    monkeypatch.setattr(studies, "figure_sweep",
-                        lambda spec, **kw: seen.append((spec, kw)) or pd.DataFrame())
-    monkeypatch.setattr(rt_theory, "summarise", lambda df: df)
     grid = {"activation": ("relu",), "target": ("linear",), "tau": (2.0,),
             "width_ratio": (0.5,), "alpha": (2.0,), "ridge": (1e-2,)}
     kwargs = dict(quick=True, results_dir=tmp_path, n_test=64)
-    studies.rt_theory_summary("toy", 6, 2, grid, seed=4, **kwargs)
-    spec, kw = seen[-1]
-    assert spec["seed"] == 4 and kw["force_new"] is False          # no store yet
-    Store.create(tmp_path / "toy" / "quick", load_spec(spec)).close()
-    studies.rt_theory_summary("toy", 6, 2, grid, seed=4, **kwargs)
-    assert seen[-1][1]["force_new"] is False                        # same spec: resumed
-    studies.rt_theory_summary("toy", 6, 2, grid, seed=5, **kwargs)
-    assert seen[-1][1]["force_new"] is True                         # another spec: replaced
-    studies.rt_theory_summary("toy", 6, 2, grid, seed=5, force_new=False, **kwargs)
-    assert seen[-1][1]["force_new"] is False
-    with pytest.raises(ValueError, match="seed"):
-        studies.rt_theory_summary("toy", 6, 2, grid, seed=-1, **kwargs)
+    first = studies.rt_theory_summary("toy", 6, 2, grid, seed=4, **kwargs)
+    store = tmp_path / "toy" / "quick"
+
+    def stored_seed():
+        st = Store(store)
+        try:
+            return json.loads(st.meta()["spec"])["seed"]
+        finally:
+            st.close()
+
+    assert stored_seed() == 4
+
+    def no_compute(*args, **kw):
+        raise AssertionError("a finished store of the same spec was recomputed")
+
+    import rmt_icl.sweep.run as run_module
+
+    with monkeypatch.context() as m:                                # same spec: resumed
+        m.setattr(run_module, "_compute", no_compute)
+        again = studies.rt_theory_summary("toy", 6, 2, grid, seed=4, **kwargs)
+    pd.testing.assert_frame_equal(again, first)
+    assert not (store / "superseded").exists()
+    with pytest.raises(StoreError, match="seed"):                   # another spec, refused
+        studies.rt_theory_summary("toy", 6, 2, grid, seed=5, force_new=False, **kwargs)
+    studies.rt_theory_summary("toy", 6, 2, grid, seed=5, **kwargs)  # ... or replaced
+    assert stored_seed() == 5
+    assert len(list((store / "superseded").iterdir())) == 1

@@ -19,14 +19,12 @@ import hashlib
 import json
 import math
 import re
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from rmt_icl.core.checks import check_int, check_positive
-from rmt_icl.core.errors import StoreError
 from rmt_icl.experiments import rt_theory
 from rmt_icl.experiments.equivalence import (
     DEFAULT_DS,
@@ -40,7 +38,7 @@ from rmt_icl.experiments.equivalence import (
     shrink_verdict,
     study_config,
 )
-from rmt_icl.sweep import Store, load_spec, summarise, sweep
+from rmt_icl.sweep import summarise, sweep
 
 #: default root of the figure stores (``results/<figure>/<quick|full>``)
 RESULTS_DIR = "results"
@@ -194,20 +192,9 @@ def rt_theory_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool =
     seed = check_int("seed", seed, minimum=0)
     spec = rt_theory.grid_spec(d, runs, grid=grid, n_test=n_test, test_queries=test_queries,
                                seed=seed, name=name)
-    # rmt_icl.sweep.sweep's force_new replaces any existing store: ask for it only when the
-    # store holds another spec (or cannot be read), so that the same spec is resumed
-    replace = False
-    store = Store(Path(results_dir) / name / ("quick" if quick else "full"))
-    if force_new and store.exists():
-        try:
-            store.check_spec(load_spec(spec))
-        except (StoreError, sqlite3.Error, KeyError, ValueError):
-            replace = True
-        finally:
-            store.close()
     return rt_theory.summarise(figure_sweep(spec, name=name, quick=quick,
                                             results_dir=results_dir, backend=backend,
-                                            force_new=replace))
+                                            force_new=force_new))
 
 
 def study_store(store, cfg: dict, d: int, seed: int = 0) -> Path:
