@@ -36,8 +36,8 @@ import sys
 import numpy as np
 
 from rmt_icl.experiments.rt_theory import exclusions
-from rmt_icl.experiments.verdict import comparison_table
-from rmt_icl.reporting.figure import Figure, PairedFigure
+from rmt_icl.experiments.verdict import comparison_table, max_gaps
+from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.studies import RESULTS_DIR, rt_theory_summary
 from rmt_icl.reporting.style import (
     MARKERS,
@@ -103,7 +103,7 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "seri
                 curves[(act, tgt, tau)] = random_transformer_icl_error(
                     act, tgt, alpha=FIXED["alpha"][0], tau=tau, kappa=np.inf, width_ratio=psi,
                     rho=0.1, ridge=FIXED["ridge"][0])
-    gap_se, rel_gap = PairedFigure.max_gaps(table)      # over the judged rows, verdict's SE
+    gap_se, rel_gap = max_gaps(table)                   # over the judged rows, verdict's SE
     return {
         "comparison": "e_ICL vs psi=k/n: simulated RT (relu, tanh, erf, identity; linear and "
                       "relu targets) vs the deterministic equivalent at the realised ratios",

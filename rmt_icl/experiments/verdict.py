@@ -325,6 +325,25 @@ def _bounds(points: pd.DataFrame, allowance: Allowance | None, level: float):
     return judged, q, dof_total, se_used, bound
 
 
+def max_gaps(points: pd.DataFrame) -> tuple[float | None, float | None]:
+    """The largest ``|mean - theory| / SE`` and ``|mean - theory| / |theory|`` over the judged
+    rows of a comparison table (covered, not excluded, finite); None where there are none.
+
+    The SE is the one :func:`judge` uses (the larger of the row's own and its curve's pooled
+    SE), so a row whose 2-4 runs happen to agree closely does not report an inflated gap.
+    """
+    _check_table(points)
+    judged, _, _, se_used, _ = _bounds(points, None, LEVEL)
+    if not judged.any():
+        return None, None
+    mean = points["mean"].to_numpy(np.float64)
+    theory = points["theory"].to_numpy(np.float64)
+    gap = np.abs(mean - theory)
+    with_se = judged & np.isfinite(se_used) & (se_used > 0)
+    gap_se = float(np.max(gap[with_se] / se_used[with_se])) if with_se.any() else None
+    return gap_se, float(np.max(gap[judged] / np.abs(theory[judged])))
+
+
 def judge(points: pd.DataFrame | None, *, allowance: Allowance | None = None,
           level: float = LEVEL) -> Verdict:
     """The verdict of a comparison table (module docstring).

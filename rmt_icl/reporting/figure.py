@@ -57,10 +57,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rmt_icl.core.stats import pooled_relative_se
 from rmt_icl.experiments.equivalence import max_paired_gap_se
 from rmt_icl.experiments.rt_theory import exclusions, point_model, points_theory
-from rmt_icl.experiments.verdict import comparison_table
+from rmt_icl.experiments.verdict import comparison_table, max_gaps
 from rmt_icl.reporting.gallery import caption, figure_verdict, load_allowances
 from rmt_icl.reporting.studies import RESULTS_DIR, paired_summary
 from rmt_icl.reporting.style import apply_style, mark_excluded, save_figure
@@ -245,7 +244,8 @@ class PairedFigure(Figure):
         The comparison table of the simulated RT (``icl_rt_mean``, ``icl_rt_se``) with that
         theory (:func:`rmt_icl.experiments.verdict.comparison_table`), one row per point;
     ``"max_gap_se"``, ``"max_rel_gap"``
-        The largest ``|e_RT - theory| / SE`` (the verdict's SE, :meth:`max_gaps`) and
+        The largest ``|e_RT - theory| / SE`` (the verdict's SE,
+        :func:`rmt_icl.experiments.verdict.max_gaps`) and
         ``|e_RT - theory| / theory`` over the judged rows (covered, not excluded; None if
         there are none);
     ``"max_herm_gap_se"``
@@ -283,7 +283,7 @@ class PairedFigure(Figure):
                                share_seeds_across=ns["SHARE_SEEDS_ACROSS"])
         table = self.with_theory(table, points)
         comparisons = self.comparisons(table, ns["POINTS"])
-        gap_se, rel_gap = self.max_gaps(comparisons)
+        gap_se, rel_gap = max_gaps(comparisons)
         herm = max_paired_gap_se(table)
         comparison = ns["COMPARISON"]
         if herm is not None:
@@ -355,30 +355,6 @@ class PairedFigure(Figure):
             group=[" ".join([cls.label(p, ()).split()[0]]
                             + [f"{k}={p.get(k)}" for k in numeric if k != x_key])
                    for p in points])
-
-    @staticmethod
-    def max_gaps(comparisons: pd.DataFrame) -> tuple[float | None, float | None]:
-        """``max |mean - theory| / SE`` and ``max |mean - theory| / |theory|`` over the judged
-        rows of a comparison table (covered, not excluded, finite); None where none.
-
-        The SE is the verdict's (:func:`rmt_icl.experiments.verdict.judge`): the larger of the
-        row's own SE and the SE of the relative run-to-run scatter pooled over the judged rows
-        (:func:`rmt_icl.core.stats.pooled_relative_se`), so that a row whose 2-4 runs happen
-        to agree closely does not report an inflated gap.
-        """
-        mean, se, theory, runs = (comparisons[c].to_numpy(np.float64)
-                                  for c in ("mean", "se", "theory", "runs"))
-        ok = (comparisons["covered"].to_numpy(bool)
-              & (comparisons["excluded"].to_numpy(str) == "")
-              & np.isfinite(mean) & np.isfinite(theory))
-        gap = np.abs(mean - theory)
-        pooled, _ = pooled_relative_se(mean[ok], se[ok], runs[ok])
-        se = se.copy()
-        se[ok] = np.fmax(se[ok], pooled)
-        with_se = ok & np.isfinite(se) & (se > 0)
-        gap_se = float(np.max(gap[with_se] / se[with_se])) if with_se.any() else None
-        rel = float(np.max(gap[ok] / np.abs(theory[ok]))) if ok.any() else None
-        return gap_se, rel
 
     # ------------------------------------------------------------------ drawing, shared by the
     # paired figures: theory as lines, the RT as filled markers with error bars, the Hermite
