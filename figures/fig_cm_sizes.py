@@ -60,6 +60,7 @@ from rmt_icl.experiments.equivalence import max_paired_gap_se
 from rmt_icl.reporting.claims import (
     OFF_SCALE,
     Z,
+    claim_summary,
     draw_off_scale,
     error_limits,
     format_gap,
@@ -315,10 +316,7 @@ def draw(results: dict):
     return fig
 
 
-
-def summary(results: dict) -> str:
-    """The claims, one a line."""
-    return "\n".join(f"claim: {line}" for line in results["claim_lines"])
+summary = claim_summary
 
 
 FIGURE = Figure(globals(), full_help="d=48, 4 runs, relu", backend="serial")

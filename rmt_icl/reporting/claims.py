@@ -8,7 +8,8 @@ leave unresolved. This module holds what those figures share:
   order of the figure's summary table (for paired differences between points);
 * :func:`hermite_claim` -- the paper's claim that the Hermite model matches the RT, judged on
   the per-run log ratios ``log(e_Herm / e_RT)``;
-* :func:`format_gap` -- a gap in SE for the claim texts;
+* :func:`format_gap` -- a gap in SE for the claim texts; :func:`claim_summary`, a figure's
+  printed summary, one claim a line;
 * :func:`error_limits`, :func:`draw_off_scale` -- y limits set by the RT, the linear
   transformer and ``E y^2``, and the Hermite model's means drawn as rings, or as arrows at the
   edge where they blow up beyond those limits.
@@ -63,6 +64,11 @@ def store_runs(store: str, results_dir, quick: bool, table, column: str = "icl_r
 def format_gap(value) -> str:
     """A gap in SE with one decimal, ``"—"`` for None."""
     return "—" if value is None else f"{value:.1f}"
+
+
+def claim_summary(results: dict) -> str:
+    """A figure's printed summary: its ``results["claim_lines"]``, one a line."""
+    return "\n".join(f"claim: {line}" for line in results["claim_lines"])
 
 
 def hermite_claim(table, rt, herm, runs: int, degree: int, *,
