@@ -46,7 +46,7 @@ ALPHAS = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: activation -> Hermite degree of its paired model
 ACTIVATIONS = {"relu": 4, "tanh": 3, "erf": 3, "gelu": 4, "identity": 1}
 PATH = {"tau": 2.0, "width_ratio": 0.5, "kappa": math.inf, "rho": 1e-4, "ridge": 0.2,
-        "target": "tanh"}
+        "target": "tanh", "y2_scale": 1.0}  # Lu et al.'s scaling of the y^2 column
 POINTS = [{"alpha": a, "activation": act, "degree": p, **PATH}
           for act, p in ACTIVATIONS.items() for a in ALPHAS]
 SHARE_SEEDS_ACROSS = ("model", "activation", "degree")
@@ -66,7 +66,8 @@ def annotate(results: dict) -> None:
     ratios = {k: PATH[k] for k in ("tau", "kappa", "rho", "ridge")}
     results["curves"] = {
         act: random_transformer_icl_error(act, PATH["target"], alpha=ALPHA_CURVE,
-                                          width_ratio=PATH["width_ratio"], **ratios)
+                                          width_ratio=PATH["width_ratio"], y2_scale="la",
+                                          **ratios)
         for act in ACTIVATIONS}
 
 

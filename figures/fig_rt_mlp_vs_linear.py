@@ -52,7 +52,8 @@ STORE = "rt_mlp_vs_linear"
 ALPHAS = (0.5, 2.0, 8.0)
 TARGETS = ("linear", "tanh", "relu", "he2")
 ACTIVATIONS = {"relu": 4, "tanh": 3, "gelu": 4}
-PATH = {"tau": 2.0, "width_ratio": 2.0, "kappa": math.inf, "rho": 1e-4, "ridge": 0.2}
+PATH = {"tau": 2.0, "width_ratio": 2.0, "kappa": math.inf, "rho": 1e-4, "ridge": 0.2,
+        "y2_scale": 1.0}  # Lu et al.'s scaling of the y^2 column
 POINTS = [{"alpha": a, "target": tgt, "activation": act, "degree": p, **PATH}
           for act, p in ACTIVATIONS.items() for tgt in TARGETS for a in ALPHAS]
 SHARE_SEEDS_ACROSS = ("model", "activation", "degree")

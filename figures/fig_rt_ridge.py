@@ -46,7 +46,8 @@ STORE = "rt_ridge"
 RIDGES = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 PSIS = (0.5, 2.0)
 ACTIVATIONS = {"relu": 4, "tanh": 3}
-PATH = {"alpha": 2.0, "tau": 2.0, "kappa": math.inf, "rho": 1e-4, "target": "tanh"}
+PATH = {"alpha": 2.0, "tau": 2.0, "kappa": math.inf, "rho": 1e-4, "target": "tanh",
+        "y2_scale": 1.0}  # Lu et al.'s scaling of the y^2 column
 POINTS = [{"width_ratio": psi, "ridge": lam, "activation": act, "degree": p, **PATH}
           for psi in PSIS for act, p in ACTIVATIONS.items() for lam in RIDGES]
 SHARE_SEEDS_ACROSS = ("model", "ridge", "activation", "degree")
@@ -68,7 +69,7 @@ def annotate(results: dict) -> None:
         (psi, act): random_transformer_icl_error(act, PATH["target"], alpha=PATH["alpha"],
                                                  tau=PATH["tau"], kappa=PATH["kappa"],
                                                  width_ratio=psi, rho=PATH["rho"],
-                                                 ridge=RIDGE_CURVE)
+                                                 ridge=RIDGE_CURVE, y2_scale="la")
         for psi in PSIS for act in ACTIVATIONS}
 
 

@@ -102,7 +102,7 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "seri
             for tau in TAUS:
                 curves[(act, tgt, tau)] = random_transformer_icl_error(
                     act, tgt, alpha=FIXED["alpha"][0], tau=tau, kappa=np.inf, width_ratio=psi,
-                    rho=0.1, ridge=FIXED["ridge"][0])
+                    rho=0.1, ridge=FIXED["ridge"][0], y2_scale="la")
     gap_se, rel_gap = max_gaps(table)                   # over the judged rows, verdict's SE
     return {
         "comparison": "e_ICL vs psi=k/n: simulated RT (relu, tanh, erf, identity; linear and "

@@ -48,7 +48,7 @@ PSIS = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.33, 2.0, 3.0)
 RIDGES = (1e-4, 1e-2, 0.1, 1.0)
 DEGREE = 4
 PATH = {"alpha": 2.0, "tau": 2.0, "kappa": math.inf, "rho": 1e-4, "activation": "relu",
-        "target": "tanh", "degree": DEGREE}
+        "target": "tanh", "degree": DEGREE, "y2_scale": 1.0}  # Lu et al.'s y^2 scaling
 POINTS = [{"width_ratio": psi, "ridge": lam, **PATH} for lam in RIDGES for psi in PSIS]
 SHARE_SEEDS_ACROSS = ("model", "ridge", "width_ratio")
 COMPARISON = ("e_ICL vs psi=k/n for 4 ridges: RT (markers) vs its deterministic equivalent "
@@ -72,7 +72,7 @@ def annotate(results: dict) -> None:
         lam: random_transformer_icl_error(PATH["activation"], PATH["target"],
                                           alpha=PATH["alpha"], tau=PATH["tau"],
                                           kappa=PATH["kappa"], width_ratio=PSI_CURVE,
-                                          rho=PATH["rho"], ridge=lam)
+                                          rho=PATH["rho"], ridge=lam, y2_scale="la")
         for lam in RIDGES}
 
 

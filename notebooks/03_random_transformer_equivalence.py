@@ -158,7 +158,8 @@ assert np.nanmedian((tab[[f"delta{p}_se" for p in (2, 4)]].to_numpy()
 # linear transformer can already express it is usually *worse* than the LT; it helps when the
 # target has a part the LT cannot represent. The LT predicts $x_q^\top\Gamma h$, which is odd in
 # $x_q$: it cannot capture the mean $E g(s) \neq 0$ of a ReLU target. Below, the paired
-# difference $e_{\rm RT} - e_{\rm LT}$ on the same prompts and test queries ($d = 12$, 3 runs,
+# difference $e_{\rm RT} - e_{\rm LT}$ on the same prompts and test queries (Lu et al.'s scaling
+# of the $y^2$ column, `y2_scale = 1`, as in the figure; $d = 12$, 3 runs,
 # $\alpha = 8$, $\tau = 2$, $\psi = 0.5$, $\bar\lambda = 0.2$, the LT at the matched ridge
 # $\lambda_{\rm LA} = d t\bar\lambda/n$), via `paired_summary` (sweep model `rt-paired`, with a
 # degree-4 Hermite model on the side). For `he2` (no linear component at all) neither model
@@ -170,7 +171,7 @@ assert np.nanmedian((tab[[f"delta{p}_se" for p in (2, 4)]].to_numpy()
 targets = ("linear", "tanh", "relu")
 pts = [{"d": 12, "alpha": 8.0, "tau": 2.0, "width_ratio": 0.5, "kappa": math.inf,
         "rho": 1e-4, "ridge": 0.2, "activation": "relu", "degree": 4, "target": g,
-        "n_test": 2000} for g in targets]
+        "n_test": 2000, "y2_scale": 1.0} for g in targets]
 t = time.perf_counter()
 mlp = paired_summary("nb03-mlp-vs-linear", pts, runs=3, results_dir=STORE_ROOT)
 print(f"simulated in {time.perf_counter() - t:.1f} s")
@@ -215,7 +216,9 @@ assert diff["linear"][0] > 3 * diff["linear"][1] and diff["tanh"][0] > 3 * diff[
 # tends to the LT at the matched ridge $\lambda_{\rm LA} = s\bar\lambda/\tau$,
 # $s = t/d \to 1 + q^*$, $q^* = (1+\rho)/\alpha$. At a *small* ridge the implicit
 # regularisation of a finite width can make the RT better than the LT at the same
-# $\bar\lambda$ — but never better than the LT at its best ridge.
+# $\bar\lambda$ — but never better than the LT at its best ridge. This section uses Lu et
+# al.'s scaling of the $y^2$ column (`y2_scale="la"`); the default, Demir & Doğan's scaling
+# (`"companion"`), only changes $t/d$ to $1 + q^* + q^2$ here (docs, section 10).
 
 # %%
 psi = np.logspace(-1.5, 3, 300)
@@ -224,12 +227,13 @@ q_star = (1 + path["rho"]) / path["alpha"]
 lt_best = float(np.min(linear_attention_icl_error(**path, ridge=np.logspace(-4, 1, 2001))))
 fig, ax = plt.subplots(figsize=(6.2, 3.8))
 for i, lam in enumerate((0.01, 0.2, 1.0)):
-    e = random_transformer_icl_error("identity", "linear", width_ratio=psi, ridge=lam, **path)
+    e = random_transformer_icl_error("identity", "linear", width_ratio=psi, ridge=lam,
+                                     y2_scale="la", **path)
     lt = float(linear_attention_icl_error(**path, ridge=(1 + q_star) * lam / path["tau"]))
     ax.plot(psi, e, color=PALETTE[i], label=f"identity RT, $\\bar\\lambda={lam}$")
     ax.axhline(lt, color=PALETTE[i], ls=":", lw=1)
     e_wide = float(random_transformer_icl_error("identity", "linear", width_ratio=1e7,
-                                                ridge=lam, **path))
+                                                ridge=lam, y2_scale="la", **path))
     print(f"lambda_bar = {lam}: e_RT(psi = 1e7) = {e_wide:.6f} vs LT at the matched ridge "
           f"{lt:.6f};  min over psi of e_RT - e_LT = {np.min(e - lt):+.4f}")
     assert abs(e_wide - lt) < 1e-4  # the infinite-width limit

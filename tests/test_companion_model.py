@@ -86,10 +86,13 @@ def test_flat_keys_equal_the_sources_list():
 @pytest.mark.parametrize("model", ["random-transformer", "hermite", "linear-transformer"])
 def test_point_keys_of_existing_points_unchanged(model):
     old = {k: v for k, v in BASE.items() if k != "n_test"}
-    assert point_identity(model, old) == old
-    at_defaults = {**old, "step_size": 0.0, "input_spike": 0, "task_spike": 0.0}
+    # a point of 0.2 (Lu's y^2 scaling, then the default) spells y2_scale = 1 and keeps its key
+    assert point_identity(model, {**old, "y2_scale": 1.0}) == old
+    at_defaults = {**old, "step_size": 0.0, "input_spike": 0, "task_spike": 0.0, "y2_scale": 1}
     assert point_identity(model, at_defaults) == old
-    new = {**old, **TWO, "step_size": 0.5}
+    # leaving y2_scale out now means the companion scaling, and the key says so
+    assert point_identity(model, old) == {**old, "y2_scale": "companion"}
+    new = {**old, **TWO, "step_size": 0.5, "y2_scale": "companion"}
     assert point_identity(model, new) == new
     check_point(model, new)
 

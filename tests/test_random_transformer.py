@@ -179,7 +179,7 @@ def test_point_functions_share_prompts_and_features():
     q = {**p, "target": "linear"}
     lin = simulate_point_linear(q, seed)
     la = la_point({k: q[k] for k in ("d", "alpha", "tau", "kappa", "rho")}
-                  | {"ridge": lin["ridge_la"]}, seed)
+                  | {"ridge": lin["ridge_la"], "y2_scale": "companion"}, seed)  # RT default
     assert lin["icl_exact"] == pytest.approx(la["icl"], rel=1e-9)
     assert lin["idg_exact"] == pytest.approx(la["idg"], rel=1e-9)
     assert lin["ridge_la"] == pytest.approx(

@@ -450,7 +450,7 @@ def test_random_transformer_model_adds_theory_without_changing_the_simulation():
     from rmt_icl.experiments.models import random_transformer_point
     from rmt_icl.experiments.rt_theory import theory_point
     from rmt_icl.simulate.random_transformer import simulate_point_rt
-    from rmt_icl.theory import random_transformer_icl_error
+    from rmt_icl.theory import random_transformer_icl_error, random_transformer_idg_error
 
     assert get_model("random-transformer") is random_transformer_point
     sim = simulate_point_rt(dict(RT_POINT), run_seed(2, 1))
@@ -468,12 +468,20 @@ def test_random_transformer_model_adds_theory_without_changing_the_simulation():
     assert row["theory_relu"] == out["theory_icl"] and row["icl_relu"] == out["icl"]
     json.dumps(out, allow_nan=True)
     finite_kappa = random_transformer_point(dict(RT_POINT, kappa=2.0), run_seed(0))
-    assert math.isfinite(finite_kappa["theory_icl"]) and math.isnan(finite_kappa["theory_idg"])
+    idg = random_transformer_idg_error("relu", "linear", alpha=finite_kappa["alpha_realised"],
+                                       tau=finite_kappa["tau_realised"],
+                                       kappa=finite_kappa["kappa_realised"],
+                                       width_ratio=finite_kappa["width_ratio_realised"],
+                                       rho=0.1, ridge=0.1,
+                                       t_over_d=finite_kappa["t"] / finite_kappa["d"])
+    assert finite_kappa["theory_idg"] == float(idg)
+    assert finite_kappa["theory_idg"] < finite_kappa["theory_icl"]  # pool tasks are easier
+    companion = random_transformer_point(dict(RT_POINT, y2_scale="companion"), run_seed(0))
+    assert companion["theory_note"] == "" and math.isfinite(companion["theory_icl"])
 
 
 @pytest.mark.parametrize("extra, why", [
     (dict(target="he2"), "no linear component"),
-    (dict(y2_scale="companion"), "y2_scale"),
     (dict(step_size=1.0), "gradient step"),
     (dict(mixture=0.5, task_spike=4.0), "isotropic source"),
 ])

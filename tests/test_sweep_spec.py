@@ -204,13 +204,34 @@ def _spec_values(defaults: dict) -> dict:
 @pytest.mark.parametrize("model", ["linear-attention", *RT_FAMILY])
 def test_built_in_defaults_are_dropped(model):
     """Spelling out any registered default of a built-in model keeps its point and seeds."""
+    entry = registry.model_entry(model)
     base = {"d": 8, "alpha": 1.5, "tau": 1.5, "ridge": 0.125}
-    spelled_out = {**_spec_values(registry.model_entry(model).defaults), **base}
-    bare = load_spec({"model": model, "params": base}).points[0]
+    # a parameter whose default changed (implicit) keeps its old key only when spelled out
+    old_meaning = {**base, **{k: entry.defaults[k] for k in entry.implicit
+                              if k in entry.defaults}}
+    spelled_out = {**_spec_values(entry.defaults), **base}
+    bare = load_spec({"model": model, "params": old_meaning}).points[0]
     spelled = load_spec({"model": model, "params": spelled_out}).points[0]
     assert (spelled.point_id, spelled.key) == (bare.point_id, bare.key)
     ident = point_identity(model, {k: v for k, v in spelled.params.items() if k != "model"})
-    assert {k: v for k, v in ident.items() if k != "schema"} == base
+    # ... and an implicit default without an old key value is written into the key
+    implicit = {k: v for k, v in entry.implicit.items() if k not in entry.defaults}
+    assert {k: v for k, v in ident.items() if k != "schema"} == {**base, **implicit}
+
+
+@pytest.mark.parametrize("model", [m for m in RT_FAMILY if m != "rt-equivalence"])
+def test_a_changed_default_changes_the_key_of_points_that_leave_it_out(model):
+    """y2_scale's default became "companion": a point without it is a new point (a store of
+    the old default is not reused), one spelling the old value 1 keeps its old key, one spelling
+    the new value is the point without it."""
+    base = {"d": 8, "alpha": 1.5, "tau": 1.5, "ridge": 0.125}
+    bare = load_spec({"model": model, "params": base}).points[0]
+    old = load_spec({"model": model, "params": {**base, "y2_scale": 1.0}}).points[0]
+    new = load_spec({"model": model, "params": {**base, "y2_scale": "companion"}}).points[0]
+    assert bare.point_id != old.point_id and bare.key != old.key
+    assert (bare.point_id, bare.key) == (new.point_id, new.key)
+    ident = point_identity(model, {**base, "y2_scale": 1.0})
+    assert {k: v for k, v in ident.items() if k != "schema"} == base   # the 0.2 key
 
 
 def test_rt_family_shares_seeds_across_models():

@@ -24,6 +24,7 @@ shrink with d.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -44,15 +45,18 @@ from rmt_icl.theory.linear_attention import (
     linear_attention_icl_error,
 )
 
-rt = rtm.random_transformer_icl_error
-aux_rt = rtm.random_transformer_auxiliaries
+#: this module checks the equivalent in Lu et al.'s scaling of the y^2 column (sections 1-8 of
+#: the docs); the companion scaling (the default) is tested in test_theory_rt_idg.py
+rt = functools.partial(rtm.random_transformer_icl_error, y2_scale="la")
+aux_rt = functools.partial(rtm.random_transformer_auxiliaries, y2_scale="la")
 
 
 # ----------------------------------------------------------------------------------------------
 # input handling
 # ----------------------------------------------------------------------------------------------
 def test_lazy_export():
-    assert theory.random_transformer_icl_error is rt
+    assert theory.random_transformer_icl_error is rtm.random_transformer_icl_error
+    assert theory.random_transformer_idg_error is rtm.random_transformer_idg_error
 
 
 @pytest.mark.parametrize("act, tgt, match", [

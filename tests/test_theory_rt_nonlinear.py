@@ -22,6 +22,7 @@ other sizes (numbers in each test's docstring and in the docs, section 6.4).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -31,7 +32,9 @@ from rmt_icl.core.targets import get_target
 from rmt_icl.theory import random_transformer as rtm
 from rmt_icl.theory.linear_attention import linear_attention_icl_error
 
-rt = rtm.random_transformer_icl_error
+#: this module checks the equivalent in Lu et al.'s scaling of the y^2 column (sections 1-8 of
+#: the docs); the companion scaling (the default) is tested in test_theory_rt_idg.py
+rt = functools.partial(rtm.random_transformer_icl_error, y2_scale="la")
 
 
 def _moments(target, rho):
@@ -176,8 +179,8 @@ def test_rt_relu_target_intercept_monte_carlo():
     red = rtm._check_model("relu", "relu", "rt")
     assert red.intercept
     shape, flat = rtm._validate(*point.values(), r0.t / d)
-    alpha_e, rho_e, s_e, a1sq = rtm._effective_problem(red._replace(intercept=False), flat[0],
-                                                       flat[4], flat[6])
+    alpha_e, rho_e, s_e, a1sq, _ = rtm._effective_problem(red._replace(intercept=False),
+                                                          flat[0], flat[4], flat[6], 0.0)
     without = a1sq * float(rtm._p1_flat(alpha_e, flat[1], flat[2], flat[3], rho_e, flat[5],
                                         s_e, red.mu1, red.mus2).error[0])
     assert without - with_intercept > 0.1

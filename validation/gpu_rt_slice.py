@@ -11,8 +11,7 @@ deterministic equivalent at the run's realised ratios with ``t_over_d = t/d``. T
 alpha and target, theory, gap, gap/SE).
 
 ``--y2-scale companion`` runs the same slice in the companion scaling (the y^2 entry of ``h``
-scaled by ``sqrt(d)``): simulation only, the theory column is NaN (the equivalent is not
-available there).
+scaled by ``sqrt(d)``), with the theory of docs/theory/random_transformer.md, section 10.
 
 Cost at d = 128 (D = 16512, n = 8192; n_test = 16384 queries; four activations per run):
 psi = 0.5 (k = 4096, primal) ~ 1.1e12 (features) + 1.1e12 (four Grams) + 2.2e12 (test)
@@ -101,8 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-test", type=int, default=16384)
     ap.add_argument("--test-queries", type=int, default=16)
     ap.add_argument("--y2-scale", choices=("la", "companion"), default="la",
-                    help="la: y^2 column scale 1 (theory available); companion: sqrt(d) "
-                    "(simulation only, theory NaN)")
+                    help="la: y^2 column scale 1; companion: sqrt(d) (Demir & Dogan's); the "
+                    "theory covers both (docs/theory/random_transformer.md, section 10)")
     ap.add_argument("--device", choices=("gpu", "cpu", "numpy"), default="gpu",
                     help="gpu (CuPy), cpu (the CPU path) or numpy (the GPU path's code run "
                     "with NumPy: a smoke test)")
@@ -148,8 +147,6 @@ def main(argv=None) -> int:
                     continue
                 wall = time.perf_counter() - t0
                 longest[p["width_ratio"]] = max(longest.get(p["width_ratio"], 0.0), wall)
-                if args.y2_scale != "la":
-                    row.update({f"theory_{a}": math.nan for a in ACTIVATIONS})
                 row.update({key: p[key] for key in POINT_KEYS})
                 row.update({"point": i, "run": r, "status": "ok", "wall": wall,
                             "device": args.device, "sampling": args.sampling,
@@ -176,11 +173,7 @@ def main(argv=None) -> int:
     if not rows:
         return 0
     df = pd.DataFrame([row for row in rows if row["point"] in done] or rows)
-    if args.y2_scale == "la":
-        summary = summarise(df)
-    else:  # no theory: summarise the simulation alone (summarise finds activations by theory)
-        summary = summarise(df.assign(**{f"theory_{a}": 0.0 for a in ACTIVATIONS}))
-        summary[["theory", "gap", "z"]] = math.nan
+    summary = summarise(df)
     summary.to_csv(out.with_name(out.stem + "_summary.csv"), index=False)
     print(f"\n{'cell':<44} {'MC mean':>9} {'SE':>8} {'theory':>9} {'gap':>9} {'gap/SE':>7}")
     for _, s in summary.iterrows():

@@ -16,6 +16,14 @@ Usage::
     python validation/rt_de_grid.py report --csv results/rt-theory/summary.csv
 
 The d = 96 "slow run" is the same command with ``--d 96`` (hours for tau = 2 on two cores).
+
+``--scaling companion`` runs :data:`rmt_icl.experiments.rt_theory.COMPANION_GRID` instead
+(Demir & Dogan's scaling of the y^2 column; activations relu, gelu, tanh, erf; targets linear,
+relu; alpha, tau, psi in {0.5, 2}; lambda_bar in {1e-3, 1e-1}; kappa in {inf, 1}, with the
+IDG error at kappa = 1), with its stores under ``results/rt-theory-companion``::
+
+    python validation/rt_de_grid.py run --scaling companion --d 32 --runs 4
+    python validation/rt_de_grid.py report --scaling companion
 """
 
 from __future__ import annotations
@@ -29,13 +37,16 @@ import pandas as pd
 
 from rmt_icl.experiments.rt_theory import (
     ACCEPTANCE_GRID,
+    CELL_KEYS,
+    COMPANION_GRID,
     grid_spec,
     judge,
     judge_shrink,
     summarise,
 )
 
-ROOT = Path("results/rt-theory")
+ROOTS = {"la": Path("results/rt-theory"), "companion": Path("results/rt-theory-companion")}
+GRIDS = {"la": ACCEPTANCE_GRID, "companion": COMPANION_GRID}
 
 
 def _store(root: Path, d: int, taus, psis) -> Path:
@@ -46,12 +57,21 @@ def _store(root: Path, d: int, taus, psis) -> Path:
 def cmd_run(args) -> None:
     from rmt_icl.sweep import sweep
 
-    grid = {"tau": tuple(args.tau), "width_ratio": tuple(args.psi)}
-    if args.alpha:
-        grid["alpha"] = tuple(args.alpha)
-    store = _store(Path(args.root), args.d, args.tau, args.psi)
+    base = GRIDS[args.scaling]
+    taus = args.tau or list(base["tau"])
+    psis = args.psi or list(base["width_ratio"])
+    grid = {"tau": tuple(taus), "width_ratio": tuple(psis)}
+    for key in ("alpha", "ridge", "target", "activation"):
+        if getattr(args, key):
+            grid[key] = tuple(getattr(args, key))
+    if args.kappa:
+        grid["kappa"] = tuple("inf" if k.lower() == "inf" else float(k) for k in args.kappa)
+    root = Path(args.root or ROOTS[args.scaling])
+    store = _store(root, args.d, taus, psis)
+    if args.tag:
+        store = store.with_name(f"{store.name}_{args.tag}")
     spec = grid_spec(args.d, args.runs, grid=grid, n_test=args.n_test,
-                     test_queries=args.test_queries, name=store.name)
+                     test_queries=args.test_queries, name=store.name, scaling=args.scaling)
     t0 = time.perf_counter()
     df = sweep(spec, store=store, backend=args.backend, workers=args.workers, progress=False)
     print(f"{store}: {len(df)} runs in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -100,12 +120,13 @@ def markdown_report(summary: pd.DataFrame) -> str:
             row["1/d shrink from previous d (cells)"] = "-"
         rows.append(row)
     out = ["#### Per size", _md(pd.DataFrame(rows))]
-    for key in (["activation", "target"], ["alpha"], ["tau", "width_ratio", "ridge"]):
+    for key in (["activation", "target"], ["alpha"], ["tau", "width_ratio", "ridge"],
+                ["kappa", "quantity"]):
         tab = s.pivot_table(index=key, columns="d", values="rel", aggfunc="median")
         tab.columns = [f"d={c}" for c in tab.columns]
         out += [f"#### Median relative gap by {', '.join(key)}", _md(tab.reset_index())]
     big = s[s["d"] == max(ds)].sort_values("rel").tail(8)
-    keys = ["target", "alpha", "tau", "width_ratio", "ridge", "activation"]
+    keys = list(CELL_KEYS)
     small = s[s["d"] == min(ds)].set_index(keys)
     big = big.join(small[["gap"]].rename(columns={"gap": f"gap d={min(ds)}"}), on=keys)
     cols = keys + ["mc", "se", "theory", "gap", f"gap d={min(ds)}", "rel"]
@@ -114,7 +135,7 @@ def markdown_report(summary: pd.DataFrame) -> str:
 
 
 def cmd_report(args) -> None:
-    runs = load_all(Path(args.root))
+    runs = load_all(Path(args.root or ROOTS[args.scaling]))
     summary = summarise(runs)
     if args.ds:
         summary = summary[summary["d"].isin(args.ds)]
@@ -137,12 +158,14 @@ def cmd_report(args) -> None:
             print(f"d {d1} -> {d2}: {len(j)} cells, pass {j['pass'].mean():.1%}, worst ratio "
                   f"{worst['ratio']:.2f} ({worst['activation']}/{worst['target']}, alpha="
                   f"{worst['alpha']:g}, tau={worst['tau']:g}, psi={worst['width_ratio']:g}, "
-                  f"ridge={worst['ridge']:g})")
+                  f"ridge={worst['ridge']:g}, kappa={worst['kappa']:g}, "
+                  f"{worst['quantity']})")
     print()
     by = summary.assign(abs_gap=summary["gap"].abs(), abs_gap_x_d=summary["gap"].abs()
                         * summary["d"])
     print("## Median |gap| and |gap|*d by d and activation / target / tau")
-    for key in ("activation", "target", "tau", "width_ratio", "ridge", "alpha"):
+    for key in ("activation", "target", "tau", "width_ratio", "ridge", "alpha", "kappa",
+                "quantity"):
         tab = by.pivot_table(index=key, columns="d", values="abs_gap", aggfunc="median")
         print(f"\n### median |gap| by {key}\n")
         print(tab.to_string(float_format="%.4f"))
@@ -158,17 +181,26 @@ def main(argv=None) -> None:
     r = sub.add_parser("run")
     r.add_argument("--d", type=int, required=True)
     r.add_argument("--runs", type=int, default=3)
-    r.add_argument("--tau", type=float, nargs="+", default=list(ACCEPTANCE_GRID["tau"]))
-    r.add_argument("--psi", type=float, nargs="+", default=list(ACCEPTANCE_GRID["width_ratio"]))
+    r.add_argument("--scaling", choices=sorted(GRIDS), default="la")
+    r.add_argument("--tau", type=float, nargs="+", default=None)
+    r.add_argument("--psi", type=float, nargs="+", default=None)
     r.add_argument("--alpha", type=float, nargs="+", default=None)
+    r.add_argument("--kappa", type=str, nargs="+", default=None,
+                   help="task-pool ratios K/d ('inf' for fresh tasks)")
+    r.add_argument("--ridge", type=float, nargs="+", default=None)
+    r.add_argument("--target", nargs="+", default=None)
+    r.add_argument("--activation", nargs="+", default=None)
+    r.add_argument("--tag", default=None,
+                   help="suffix of the store's name, for a sub-grid with other axes")
     r.add_argument("--n-test", type=int, default=16384)
     r.add_argument("--test-queries", type=int, default=16)
     r.add_argument("--backend", default="processes")
     r.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    r.add_argument("--root", default=str(ROOT))
+    r.add_argument("--root", default=None, help="default: results/rt-theory[-companion]")
     r.set_defaults(func=cmd_run)
     p = sub.add_parser("report")
-    p.add_argument("--root", default=str(ROOT))
+    p.add_argument("--scaling", choices=sorted(GRIDS), default="la")
+    p.add_argument("--root", default=None, help="default: results/rt-theory[-companion]")
     p.add_argument("--csv", default=None)
     p.add_argument("--full", action="store_true")
     p.add_argument("--markdown", default=None, help="write the docs' tables to this file")

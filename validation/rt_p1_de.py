@@ -92,7 +92,7 @@ def study_p1(ds, runs, points, seed=0):
             la = np.array([r[2] for r in res])
             th = random_transformer_auxiliaries(act, "linear", alpha=sz.alpha, tau=sz.tau,
                                                 kappa=sz.kappa, width_ratio=sz.k / sz.n, rho=rho,
-                                                ridge=ridge, model="hermite1")
+                                                ridge=ridge, model="hermite1", y2_scale="la")
             la0 = float(linear_attention_icl_error(alpha=sz.alpha, tau=sz.tau, kappa=sz.kappa,
                                                    rho=rho, ridge=float(th.lambda_la_nominal)))
             diff = p1 - la
@@ -118,7 +118,7 @@ def study_rt(ds, runs, points, seed=0):
     for (act, alpha, tau, kappa, rho, ridge, psi) in points:
         for d in ds:
             params = dict(d=d, alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=ridge,
-                          width_ratio=psi, activation=act, target="linear")
+                          width_ratio=psi, activation=act, target="linear", y2_scale=1.0)
             t0 = time.perf_counter()
             res = [simulate_models(params, run_seed(seed, r, (d,)), ("rt", "hermite:1"))
                    for r in range(runs)]
@@ -129,7 +129,7 @@ def study_rt(ds, runs, points, seed=0):
             th = random_transformer_auxiliaries(act, "linear", alpha=r0.alpha_realised,
                                                 tau=r0.tau_realised, kappa=r0.kappa_realised,
                                                 width_ratio=r0.width_ratio_realised, rho=rho,
-                                                ridge=ridge, model="hermite1")
+                                                ridge=ridge, model="hermite1", y2_scale="la")
             row = dict(activation=act, alpha=alpha, tau=tau, kappa=kappa, rho=rho, ridge=ridge,
                        psi=psi, d=d, runs=runs, rt=rt.mean(),
                        rt_se=mean_se(rt)[1], p1_theory=float(th.error),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -42,3 +43,18 @@ def print_table(headers, rows, stream=None) -> None:
         stream.write("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
         if j == 0:
             stream.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def y2_scale_arg(value: str):
+    """``--y2-scale``: ``la`` (1), ``companion`` (sqrt(d), Demir & Dogan's) or a number > 0."""
+    key = value.strip().lower()
+    if key in ("la", "companion"):
+        return key
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not number > 0 or not math.isfinite(number):
+        raise argparse.ArgumentTypeError(
+            f"y2_scale must be 'la', 'companion' or a positive number, got {value!r}")
+    return number

@@ -16,7 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-from rmt_icl.cli._common import print_json, print_table
+from rmt_icl.cli._common import print_json, print_table, y2_scale_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -38,6 +38,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="lambda_bar >= 0 (ridge in the toolkit's RT units; default 0.2)")
     p.add_argument("--kappa", type=float, default=None, help="K/d > 0 or inf (default inf)")
     p.add_argument("--rho", type=float, default=None, help="noise variance >= 0 (default 1e-4)")
+    p.add_argument("--y2-scale", type=y2_scale_arg, default=None,
+                   help="y^2 column: la (the study's default path, Lu et al.'s scaling) or "
+                   "companion (Demir & Dogan's)")
     p.add_argument("--max-degree", type=int, default=None, help="largest p (default 6)")
     p.add_argument("--n-test", type=int, default=None,
                    help="test queries per run (default max(4000, n))")
@@ -78,7 +81,7 @@ def run(args) -> int:
     ds = args.d or (FULL_DS if args.full else DEFAULT_DS)
     path = {"alpha": args.alpha, "tau": args.tau, "width_ratio": args.width_ratio,
             "ridge": args.ridge, "kappa": args.kappa, "rho": args.rho,
-            "max_degree": args.max_degree, "n_test": args.n_test}
+            "max_degree": args.max_degree, "n_test": args.n_test, "y2_scale": args.y2_scale}
     path = {k: v for k, v in path.items() if v is not None}
     res = run_study(args.activation, args.target, ds=ds, runs=args.runs, seed=args.seed,
                     store=args.store, backend=args.backend, workers=args.workers,
@@ -107,7 +110,8 @@ def run(args) -> int:
     cfg = res.config
     print(f"equivalence study: sigma={cfg['activation']}, g={cfg['target']}, alpha={cfg['alpha']}"
           f", tau={cfg['tau']}, psi={cfg.get('width_ratio')}, kappa={cfg['kappa']}, "
-          f"rho={cfg['rho']}, lambda_bar={cfg['ridge']}, seed={args.seed}")
+          f"rho={cfg['rho']}, lambda_bar={cfg['ridge']}, y2_scale={cfg.get('y2_scale', 1.0)}, "
+          f"seed={args.seed}")
     degrees = res.degrees
     tab = res.table
     print("\nICL errors (mean ± SE over runs)")

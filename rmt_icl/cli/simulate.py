@@ -20,7 +20,7 @@ import argparse
 import math
 import sys
 
-from rmt_icl.cli._common import print_json, print_table
+from rmt_icl.cli._common import print_json, print_table, y2_scale_arg
 
 MODELS = ("linear-attention", "linear-transformer", "random-transformer", "hermite")
 
@@ -46,8 +46,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=1, help="independent runs (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed >= 0 (default 0)")
     p.add_argument("--target", default=None, help="target g: linear (default), relu, tanh, he2")
-    p.add_argument("--y2-scale", type=float, default=None,
-                   help="scale c of the y^2 entry of h (default 1)")
+    p.add_argument("--y2-scale", type=y2_scale_arg, default=None,
+                   help="scale of the y^2 entry of h: la (1, Lu et al.'s; the linear-attention "
+                   "default), companion (sqrt(d), Demir & Dogan's; the default of the random "
+                   "transformer, Hermite and linear-transformer models) or a number c > 0")
     p.add_argument("--method", choices=("auto", "primal", "dual"), default=None,
                    help="linear attention: ridge solver (default auto, by shape)")
     p.add_argument("--activation", default=None, help="random transformer: activation")

@@ -61,6 +61,11 @@ class ModelEntry:
     check : callable or None
         ``check(params) -> None``; raises ``ValueError`` for a bad point.
     description : str
+    implicit : mapping
+        Parameter name -> the model's *current* default, for parameters whose default changed
+        after keys were fixed: a point that leaves one out has it written into its identity
+        (:func:`point_identity`), so its key says what it means and a store made under the old
+        default is not reused.
     """
 
     name: str
@@ -69,6 +74,7 @@ class ModelEntry:
     schema: int = 1
     check: Callable | None = None
     description: str = ""
+    implicit: Mapping = field(default_factory=dict)
 
 
 #: key of the schema version in :func:`point_identity` (only when the schema is above 1)
@@ -87,7 +93,7 @@ def known_models() -> list:
 
 def register_model(name: str, point, *, defaults: Mapping | None = None, schema: int = 1,
                    check: Callable | None = None, description: str = "",
-                   overwrite: bool = False) -> ModelEntry:
+                   implicit: Mapping | None = None, overwrite: bool = False) -> ModelEntry:
     """Register a point function under ``name``.
 
     Parameters
@@ -106,6 +112,10 @@ def register_model(name: str, point, *, defaults: Mapping | None = None, schema:
         ``check(params)`` raising ``ValueError`` for a bad point; run before a sweep starts.
     description : str
         One line for listings.
+    implicit : mapping, optional
+        Changed defaults (:class:`ModelEntry`): written into the identity of a point that
+        leaves them out. A parameter may be in both ``defaults`` (its old value, dropped from
+        keys so that points spelling it keep their old keys) and ``implicit`` (its new value).
     overwrite : bool
         Replace an existing entry (default: refuse).
 
@@ -131,7 +141,8 @@ def register_model(name: str, point, *, defaults: Mapping | None = None, schema:
         raise ValueError(f"schema of model {name!r} must be an integer >= 1, got {schema!r}")
     if check is not None and not callable(check):
         raise ValueError(f"check of model {name!r} must be callable, got {check!r}")
-    entry = ModelEntry(name, point, dict(defaults or {}), int(schema), check, description)
+    entry = ModelEntry(name, point, dict(defaults or {}), int(schema), check, description,
+                       dict(implicit or {}))
     old = MODELS.get(name)
     if old is not None and not overwrite and old.point is not point:
         raise ValueError(
@@ -276,8 +287,10 @@ def _number_if_inf(value):
 def point_identity(name: str, params: dict) -> dict:
     """The parameters that identify a point of model ``name``: hashed for stores and seeds.
 
-    Parameters at the model's default value (compared by :func:`same_value`: ``1`` equals
-    ``1.0`` and ``"inf"`` equals ``inf``) are dropped, and the model's schema version is
+    A parameter of the model's ``implicit`` defaults that the point leaves out is written in at
+    its current default; then parameters at the model's (key) default value (compared by
+    :func:`same_value`: ``1`` equals ``1.0`` and ``"inf"`` equals ``inf``) are dropped, and the
+    model's schema version is
     added as ``"schema"`` when it is above 1 (schema 1 adds nothing, so a point of a model
     that never changed, written without its defaults, keeps its key). Unknown models are
     returned unchanged.
@@ -303,7 +316,8 @@ def point_identity(name: str, params: dict) -> dict:
     entry = MODELS.get(name)
     if entry is None:
         return dict(params)
-    out = {k: v for k, v in params.items()
+    full = {**entry.implicit, **params}
+    out = {k: v for k, v in full.items()
            if not (k in entry.defaults and same_value(v, entry.defaults[k]))}
     if entry.schema > 1:
         if SCHEMA_KEY in out:
@@ -319,8 +333,11 @@ def model_record(name: str) -> dict | None:
     entry = MODELS.get(name)
     if entry is None:
         return None
-    return {"schema": entry.schema,
-            "defaults": {k: _recordable(canonical(v)) for k, v in entry.defaults.items()}}
+    record = {"schema": entry.schema,
+              "defaults": {k: _recordable(canonical(v)) for k, v in entry.defaults.items()}}
+    if entry.implicit:  # recorded only where used, so older stores' records stay equal
+        record["implicit"] = {k: _recordable(canonical(v)) for k, v in entry.implicit.items()}
+    return record
 
 
 def _recordable(value):

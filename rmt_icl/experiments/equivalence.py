@@ -78,6 +78,7 @@ from rmt_icl.core.registry import register_model
 from rmt_icl.core.stats import mean_se, student_t_threshold
 from rmt_icl.hermite import MAX_DEGREE, get_activation, hermite_expansion
 from rmt_icl.simulate.random_transformer import parse_rt_params, simulate_models
+from rmt_icl.simulate.rt_params import Y2_IMPLICIT, Y2_KEY_DEFAULT
 
 __all__ = [
     "DEFAULT_DS",
@@ -478,7 +479,11 @@ def _check(params: dict) -> None:
     parse_rt_params(params)
 
 
-register_model(MODEL, equivalence_point, check=_check,
+# y2_scale: the default changed to "companion" (rmt_icl.simulate.rt_params.Y2_IMPLICIT). The
+# study's points always spelled y2_scale = 1 (DEFAULT_PATH), which stays in their keys; the
+# paired figures' points left it out and now spell 1, dropped as the old key default
+register_model(MODEL, equivalence_point, check=_check, implicit=Y2_IMPLICIT,
                description="RT, Hermite p = 1..max_degree and linear TF, paired")
-register_model("rt-paired", paired_point, check=parse_rt_params,
+register_model("rt-paired", paired_point, check=parse_rt_params, defaults=Y2_KEY_DEFAULT,
+               implicit=Y2_IMPLICIT,
                description="RT, one Hermite model and the linear TF, paired")

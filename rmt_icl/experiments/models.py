@@ -28,7 +28,10 @@ from rmt_icl.core.registry import register_model
 from rmt_icl.simulate import linear_attention as _la
 from rmt_icl.simulate import random_transformer as _rt
 from rmt_icl.theory.linear_attention import linear_attention_icl_error, linear_attention_idg_error
-from rmt_icl.theory.random_transformer import random_transformer_icl_error
+from rmt_icl.theory.random_transformer import (
+    random_transformer_icl_error,
+    random_transformer_idg_error,
+)
 
 
 def linear_attention_point(params: dict, seed) -> dict:
@@ -58,13 +61,16 @@ def linear_attention_point(params: dict, seed) -> dict:
     return out
 
 
-def realised_rt_theory(run: Mapping, activation, target) -> float:
+def realised_rt_theory(run: Mapping, activation, target, quantity: str = "icl") -> float:
     """The random transformer's deterministic equivalent at one run's realised ratios.
 
-    :func:`rmt_icl.theory.random_transformer_icl_error` at ``alpha = ell/d``, ``tau = n/d^2``,
-    ``kappa = K/d`` (``inf`` for fresh tasks), ``psi = k/n``, the run's ``rho`` and
-    ``lambda_bar``, and ``t_over_d = t/d`` with the run's exact ``t``, so that nothing but the
-    limit ``d -> inf`` separates the value from the simulated error.
+    :func:`rmt_icl.theory.random_transformer_icl_error` (or ``..._idg_error``) at
+    ``alpha = ell/d``, ``tau = n/d^2``, ``kappa = K/d`` (``inf`` for fresh tasks),
+    ``psi = k/n``, the run's ``rho`` and ``lambda_bar``, and ``t_over_d = t/d`` with the run's
+    exact ``t``, so that nothing but the limit ``d -> inf`` separates the value from the
+    simulated error. The exact ``t`` includes the y^2 column at the run's scale, so the same
+    call covers both scalings (``y2_scale`` 1 or ``sqrt(d)``; docs/theory/random_transformer.md,
+    section 10).
 
     Parameters
     ----------
@@ -74,32 +80,31 @@ def realised_rt_theory(run: Mapping, activation, target) -> float:
         tasks), ``width_ratio_realised``, ``rho``, ``ridge_bar``, ``t`` and ``y2_scale``.
     activation, target
         As for :func:`~rmt_icl.theory.random_transformer_icl_error`.
+    quantity : {"icl", "idg"}
+        The ICL error (fresh test tasks) or the IDG error (pool tasks).
 
     Returns
     -------
     float
-        The ICL error (noise included).
+        The error (noise included).
 
     Raises
     ------
     NotImplementedError
-        The equivalent does not cover the run: a y^2-column scale other than 1 (the reduction
-        assumes the linear-attention scaling; ``docs/theory/random_transformer.md``, section
-        6.4 (e)), data from several or spiked sources or a gradient step on ``F`` (the
-        companion model, ``docs/companion_model.md``), or a case that
-        :func:`~rmt_icl.theory.random_transformer_icl_error` does not cover (a target with
-        ``a_1 = 0`` such as ``he2``, an activation with ``c_1 = 0``, ...).
+        The equivalent does not cover the run: data from several or spiked sources or a
+        gradient step on ``F`` (the companion model, ``docs/companion_model.md``), or a case
+        that :func:`~rmt_icl.theory.random_transformer_icl_error` does not cover (a target
+        with ``a_1 = 0`` such as ``he2``, an activation with ``c_1 = 0``, ...).
     """
-    if run["y2_scale"] != 1.0:
-        raise NotImplementedError(
-            f"the deterministic equivalent assumes the linear-attention scaling of the y^2 "
-            f"column (y2_scale = 1), got y2_scale = {run['y2_scale']:g}")
+    if quantity not in ("icl", "idg"):
+        raise ValueError(f"quantity must be 'icl' or 'idg', got {quantity!r}")
     if not run.get("isotropic_data", True) or run.get("eta", 0.0) > 0.0:
         raise NotImplementedError(
             "the deterministic equivalent is that of one isotropic source without a gradient "
             "step on F; the companion model has none yet")
     kappa = run["kappa_realised"]
-    return float(random_transformer_icl_error(
+    fn = random_transformer_icl_error if quantity == "icl" else random_transformer_idg_error
+    return float(fn(
         activation, target, alpha=run["alpha_realised"], tau=run["tau_realised"],
         kappa=math.inf if kappa is None else kappa, width_ratio=run["width_ratio_realised"],
         rho=run["rho"], ridge=run["ridge_bar"], t_over_d=run["t"] / run["d"]))
@@ -110,28 +115,30 @@ def random_transformer_point(params: dict, seed) -> dict:
     (:func:`rmt_icl.simulate.random_transformer.simulate_point_rt`) plus its deterministic
     equivalent at the run's realised ratios (:func:`realised_rt_theory`).
 
-    ``theory_icl`` is NaN where the equivalent does not cover the point (a target without a
-    linear component such as ``he2``, ``y2_scale != 1``, data sources or a gradient step) or
+    ``theory_icl`` and ``theory_idg`` are NaN where the equivalent does not cover the point
+    (a target without a linear component such as ``he2``, data sources or a gradient step) or
     its fixed point fails to converge, and ``theory_note`` then says why (empty
     otherwise). ``theory_idg`` equals ``theory_icl`` for fresh tasks (``kappa = inf``, where
-    IDG = ICL) and is NaN otherwise (the equivalent is of the ICL error only). ``t_theory`` is
+    IDG = ICL). ``t_theory`` is
     the time they took. The simulated numbers are those of
     :func:`~rmt_icl.simulate.random_transformer.simulate_point_rt` with the same seed.
     """
     out = _rt.simulate_point_rt(params, seed)
     t0 = time.perf_counter()
     activation = params.get("activation", _rt.POINT_DEFAULTS["activation"])
-    theory_icl, note = math.nan, ""
+    target = params.get("target", _rt.POINT_DEFAULTS["target"])
+    theory_icl, theory_idg, note = math.nan, math.nan, ""
     try:
-        theory_icl = realised_rt_theory(
-            out, activation, params.get("target", _rt.POINT_DEFAULTS["target"]))
+        theory_icl = realised_rt_theory(out, activation, target)
+        kappa = out["kappa_realised"]
+        theory_idg = (theory_icl if kappa is None or math.isinf(kappa)
+                      else realised_rt_theory(out, activation, target, "idg"))
     except NotImplementedError as exc:  # its first clause says why
         note = "not covered: " + re.split(r"[:;]", str(exc), maxsplit=1)[0]
     except ConvergenceError as exc:     # keep the simulated run
         note = f"the theory's fixed point did not converge: {exc}"
     out["theory_icl"] = theory_icl
-    kappa = out["kappa_realised"]
-    out["theory_idg"] = theory_icl if kappa is None or math.isinf(kappa) else math.nan
+    out["theory_idg"] = theory_idg
     out["theory_note"] = note
     out["t_theory"] = time.perf_counter() - t0
     return out
@@ -147,13 +154,17 @@ def _check_rt(params: dict) -> None:
 
 register_model("linear-attention", linear_attention_point,
                check=_check_la, description="ridge-pretrained linear attention, with theory")
+#: the RT family's key defaults: the parameters added after 0.1.0, and y2_scale's old default
+#: (its new one is implicit; rmt_icl.simulate.rt_params.Y2_IMPLICIT)
+RT_KEY_DEFAULTS = {**_rt.COMPANION_DEFAULTS, **_rt.Y2_KEY_DEFAULT}
+
 register_model("random-transformer", random_transformer_point,
-               defaults=_rt.COMPANION_DEFAULTS,
+               defaults=RT_KEY_DEFAULTS, implicit=_rt.Y2_IMPLICIT,
                check=_check_rt, description="random transformer (frozen F, ridge head), with "
                "theory")
 register_model("hermite", _rt.simulate_point_hermite,
-               defaults=_rt.COMPANION_DEFAULTS,
+               defaults=RT_KEY_DEFAULTS, implicit=_rt.Y2_IMPLICIT,
                check=_check_rt, description="Hermite-equivalent model of degree 'degree'")
 register_model("linear-transformer", _rt.simulate_point_linear,
-               defaults=_rt.COMPANION_DEFAULTS,
+               defaults=RT_KEY_DEFAULTS, implicit=_rt.Y2_IMPLICIT,
                check=_check_rt, description="linear transformer on the RT's prompts")

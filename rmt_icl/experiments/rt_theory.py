@@ -49,10 +49,14 @@ from rmt_icl.experiments.verdict import near_threshold
 from rmt_icl.hermite import get_activation
 from rmt_icl.simulate.gradient_step import step_eta
 from rmt_icl.simulate.random_transformer import POINT_DEFAULTS, parse_rt_params, simulate_models
+from rmt_icl.simulate.rt_params import Y2_IMPLICIT, Y2_KEY_DEFAULT
 from rmt_icl.simulate.sources import mixture_t
 
 __all__ = [
     "ACCEPTANCE_GRID",
+    "CELL_KEYS",
+    "COMPANION_FIXED",
+    "COMPANION_GRID",
     "MODEL",
     "IDENTITY_THRESHOLD_REASON",
     "THRESHOLD_REASON",
@@ -79,12 +83,27 @@ ACCEPTANCE_GRID = {
     "width_ratio": (0.5, 2.0),
     "ridge": (1e-4, 1e-2),
 }
-#: fixed settings of the grid: fresh task per prompt, label-noise variance 0.1
-FIXED = {"kappa": "inf", "rho": 0.1}
+#: fixed settings of the grid: fresh task per prompt, label-noise variance 0.1, Lu et al.'s
+#: scaling of the y^2 column
+FIXED = {"kappa": "inf", "rho": 0.1, "y2_scale": 1.0}
+#: the validation grid in Demir & Dogan's own scaling of the y^2 column (docs section 10):
+#: activations with and without a degree-2 component, finite and infinite task pools
+COMPANION_GRID = {
+    "activation": ("relu", "gelu", "tanh", "erf"),
+    "target": ("linear", "relu"),
+    "alpha": (0.5, 2.0),
+    "tau": (0.5, 2.0),
+    "width_ratio": (0.5, 2.0),
+    "ridge": (1e-3, 1e-1),
+    "kappa": ("inf", 1.0),
+}
+#: fixed settings of the companion grid
+COMPANION_FIXED = {"rho": 0.1, "y2_scale": "companion"}
 #: sweep model name of :func:`theory_point`
 MODEL = "rt-theory"
-#: grid axes that vary between sweep points (the activations share a point)
-POINT_KEYS = ("target", "alpha", "tau", "width_ratio", "ridge")
+#: axes that may vary between sweep points (the activations share a point); a grid uses those
+#: it has (:func:`grid_spec`), the others come from its fixed settings
+POINT_KEYS = ("target", "alpha", "tau", "width_ratio", "ridge", "kappa")
 
 
 def _activations(params: dict) -> list[str]:
@@ -112,8 +131,10 @@ def theory_point(params: dict, seed) -> dict:
     -------
     dict
         ``icl_<act>``, ``icl_se_test_<act>`` (test-sampling SE of this run) and
-        ``theory_<act>`` for each activation; ``icl`` (the first activation's, required by the
-        sweep), ``idg`` (NaN: ICL only), realised sizes and ratios, ``t`` and ``t_total``.
+        ``theory_<act>`` for each activation, and for a finite task pool the IDG error's
+        ``idg_<act>``, ``idg_se_test_<act>`` and ``theory_idg_<act>``; ``icl`` and ``idg`` (the
+        first activation's, required by the sweep), realised sizes and ratios, ``t``,
+        ``y2_scale`` and ``t_total``.
     """
     acts = _activations(params)
     sim = {k: v for k, v in params.items() if k != "activations"}
@@ -121,14 +142,21 @@ def theory_point(params: dict, seed) -> dict:
     first = out.flat(f"rt:{acts[0]}")          # the row's shared columns, by name
     row = {key: first[key] for key in ("d", "ell", "n", "k", "D", "alpha_realised",
                                        "tau_realised", "width_ratio_realised", "t", "q",
-                                       "n_test", "test_queries", "t_total", "target")}
+                                       "y2_scale", "n_test", "test_queries", "t_total",
+                                       "target")}
+    pool = first["kappa_realised"] is not None and math.isfinite(first["kappa_realised"])
     row["icl"] = first["icl"]
-    row["idg"] = math.nan
+    row["idg"] = first["idg"] if pool else math.nan
+    target = params.get("target", "linear")
     for act in acts:
         res = out[f"rt:{act}"]
         row[f"icl_{act}"] = res.icl
         row[f"icl_se_test_{act}"] = res.icl_se_test
-        row[f"theory_{act}"] = realised_rt_theory(first, act, params.get("target", "linear"))
+        row[f"theory_{act}"] = realised_rt_theory(first, act, target)
+        if pool:
+            row[f"idg_{act}"] = res.idg
+            row[f"idg_se_test_{act}"] = res.idg_se_test
+            row[f"theory_idg_{act}"] = realised_rt_theory(first, act, target, "idg")
     return row
 
 
@@ -321,7 +349,8 @@ def exclusions(activation, width_ratio, tau, ridge) -> np.ndarray:
 
 
 def grid_spec(d: int, runs: int, *, grid: dict | None = None, n_test: int = 16384,
-              test_queries: int = 16, seed: int = 0, name: str | None = None) -> dict:
+              test_queries: int = 16, seed: int = 0, name: str | None = None,
+              scaling: str = "la") -> dict:
     """Sweep spec (dict form of :class:`rmt_icl.sweep.spec.SweepSpec`) of the grid at one ``d``.
 
     Parameters
@@ -338,58 +367,86 @@ def grid_spec(d: int, runs: int, *, grid: dict | None = None, n_test: int = 1638
     seed : int
         Root seed.
     name : str, optional
-        Sweep name (default ``rt-theory-d<d>``).
+        Sweep name (default ``rt-theory-d<d>``, ``rt-theory-companion-d<d>``).
+    scaling : {"la", "companion"}
+        :data:`ACCEPTANCE_GRID` with :data:`FIXED` (linear-attention scaling of the y^2
+        column), or :data:`COMPANION_GRID` with :data:`COMPANION_FIXED` (Demir & Dogan's).
     """
-    g = {**ACCEPTANCE_GRID, **(grid or {})}
+    if scaling not in ("la", "companion"):
+        raise ValueError(f"scaling must be 'la' or 'companion', got {scaling!r}")
+    base, fixed = ((ACCEPTANCE_GRID, FIXED) if scaling == "la"
+                   else (COMPANION_GRID, COMPANION_FIXED))
+    g = {**base, **(grid or {})}
+    axes = [key for key in POINT_KEYS if key in g]
+    tag = "" if scaling == "la" else "-companion"
     return {
-        "name": name or f"rt-theory-d{d}",
+        "name": name or f"rt-theory{tag}-d{d}",
         "model": MODEL,
         "seed": seed,
         "runs": runs,
-        "params": {**FIXED, "d": d, "n_test": n_test, "test_queries": test_queries,
-                  "activations": ",".join(g["activation"])},
-        "grid": {key: list(g[key]) for key in POINT_KEYS},
+        "params": {**{k: v for k, v in fixed.items() if k not in axes}, "d": d,
+                   "n_test": n_test, "test_queries": test_queries,
+                   "activations": ",".join(g["activation"])},
+        "grid": {key: list(g[key]) for key in axes},
     }
 
 
 #: cells whose run-to-run *relative* variance is pooled (summarise's ``se``)
-POOL_KEYS = ("d", "tau", "width_ratio", "ridge", "activation")
+POOL_KEYS = ("d", "tau", "width_ratio", "ridge", "kappa", "activation", "quantity")
+#: the columns that name one cell of :func:`summarise`'s table (besides ``d``)
+CELL_KEYS = (*POINT_KEYS, "activation", "quantity")
+
+_QUANTITY_COLUMNS = {"icl": ("icl_{}", "icl_se_test_{}", "theory_{}"),
+                     "idg": ("idg_{}", "idg_se_test_{}", "theory_idg_{}")}
+
+
+def _kappa(value) -> float:
+    """A stored ``kappa`` (``"inf"``, a number or missing) as a float."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.inf
+    return float(value)
 
 
 def summarise(runs: pd.DataFrame, *, pool=POOL_KEYS) -> pd.DataFrame:
-    """One row per (d, point, activation) from the sweep's tidy run table.
+    """One row per (d, point, activation, quantity) from the sweep's tidy run table.
 
-    Columns: ``d``, the :data:`POINT_KEYS`, ``activation``, ``runs``, ``mc`` (mean ICL error),
-    ``se_cell`` (the cell's own standard error over runs, ``std(ddof=1)/sqrt(R)``),
-    ``se`` (the pooled standard error, below), ``dof`` (its degrees of freedom), ``theory``
-    (mean over runs of the equivalent at the realised ratios), ``gap = mc - theory``,
-    ``z = gap/se`` and ``q`` (``E y^2``, the zero predictor's error).
+    Columns: ``d``, the :data:`POINT_KEYS` (``kappa`` as a float, ``inf`` for fresh tasks),
+    ``activation``, ``quantity`` (``"icl"``; also ``"idg"`` for a finite task pool), ``runs``,
+    ``mc`` (mean error), ``se_cell`` (the cell's own standard error over runs,
+    ``std(ddof=1)/sqrt(R)``), ``se`` (the pooled standard error, below), ``dof`` (its
+    degrees of freedom), ``theory`` (mean over runs of the equivalent at the realised ratios),
+    ``gap = mc - theory``, ``z = gap/se`` and ``q`` (``E y^2``, the zero predictor's error).
 
     Pooling: with 2-4 runs a cell's own SE has 1-3 degrees of freedom, too few for a "3 SE"
     criterion. The run-to-run coefficient of variation ``std/mean`` is therefore pooled over
-    the cells sharing ``pool`` (default ``d, tau, psi, ridge, activation``: the same sizes and
-    model, different ``alpha`` and target), ``cv^2 = sum((R-1) cv_i^2) / sum(R-1)``, and
-    ``se = mc * cv / sqrt(R)`` with ``dof = sum(R-1)`` (8-24 for the acceptance grid). Cells
-    with one run get their test-sampling SE and ``dof = 0``.
+    the cells sharing ``pool`` (default ``d, tau, psi, ridge, kappa, activation, quantity``:
+    the same sizes and model, different ``alpha`` and target), ``cv^2 = sum((R-1) cv_i^2) /
+    sum(R-1)``, and ``se = mc * cv / sqrt(R)`` with ``dof = sum(R-1)`` (8-24 for the
+    acceptance grid). Cells with one run get their test-sampling SE and ``dof = 0``.
     """
     df = runs[runs["status"] == "ok"] if "status" in runs else runs
+    df = df.assign(kappa=[_kappa(v) for v in df["kappa"]] if "kappa" in df
+                   else math.inf)
     acts = sorted({c[len("theory_"):] for c in df.columns if c.startswith("theory_")
-                   and df[c].notna().any()})
+                   and not c.startswith("theory_idg_") and df[c].notna().any()})
     keys = ["d", *POINT_KEYS]
     rows = []
     for point, grp in df.groupby(keys, sort=True, dropna=False):
         for act in acts:
-            if f"icl_{act}" not in grp or grp[f"icl_{act}"].isna().all():
-                continue
-            x = grp[f"icl_{act}"].to_numpy(dtype=float)
-            r = x.size
-            se = mean_se(x)[1] if r > 1 else float(grp[f"icl_se_test_{act}"].iloc[0])
-            theory = float(grp[f"theory_{act}"].mean())
-            mc = float(x.mean())
-            rows.append({**dict(zip(keys, point, strict=True)), "activation": act, "runs": r,
-                         "mc": mc, "se_cell": se, "theory": theory, "gap": mc - theory,
-                         "q": float(grp["q"].iloc[0]),
-                         "_cv2": (se * math.sqrt(r) / mc) ** 2 if r > 1 else math.nan})
+            for quantity, (col, se_col, th_col) in _QUANTITY_COLUMNS.items():
+                col, se_col, th_col = (c.format(act) for c in (col, se_col, th_col))
+                if col not in grp or th_col not in grp or grp[col].isna().all():
+                    continue
+                x = grp[col].to_numpy(dtype=float)
+                r = x.size
+                se = mean_se(x)[1] if r > 1 else float(grp[se_col].iloc[0])
+                theory = float(grp[th_col].mean())
+                mc = float(x.mean())
+                rows.append({**dict(zip(keys, point, strict=True)), "activation": act,
+                             "quantity": quantity, "runs": r, "mc": mc, "se_cell": se,
+                             "theory": theory, "gap": mc - theory,
+                             "q": float(grp["q"].iloc[0]),
+                             "_cv2": (se * math.sqrt(r) / mc) ** 2 if r > 1 else math.nan})
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -454,7 +511,7 @@ def judge_shrink(summary: pd.DataFrame, d_small: int, d_large: int, *,
     if it is unresolved at ``d_large``. Returns one row per cell with ``c``, both gaps and SEs,
     ``ratio = |gap(d_large)| / (z SE(d_large) + c/d_large)`` and ``pass``.
     """
-    keys = [*POINT_KEYS, "activation"]
+    keys = [k for k in CELL_KEYS if k in summary]
     both = pd.merge(summary[summary["d"] == d_small], summary[summary["d"] == d_large],
                     on=keys, how="inner", suffixes=("_small", "_large")).set_index(keys)
     if both.empty:
@@ -475,5 +532,5 @@ def _check(params: dict) -> None:
     parse_rt_params({k: v for k, v in params.items() if k != "activations"})
 
 
-register_model(MODEL, theory_point, check=_check,
+register_model(MODEL, theory_point, check=_check, defaults=Y2_KEY_DEFAULT, implicit=Y2_IMPLICIT,
                description="RT per activation on shared prompts, with its deterministic equivalent")

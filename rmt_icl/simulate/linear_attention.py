@@ -60,6 +60,7 @@ from rmt_icl.simulate.features import (
     la_kernel,
     la_rhs,
 )
+from rmt_icl.simulate.normalisation import parse_y2_scale
 from rmt_icl.simulate.paths import ScalingPath, Sizes, parse_kappa
 from rmt_icl.simulate.ridge import EigenRidge, prefer_dual, solve_spd
 from rmt_icl.simulate.test_error import linear_attention_test_error
@@ -307,7 +308,7 @@ def parse_point_params(params: dict) -> tuple[ScalingPath, Sizes, dict]:
     d = check_int("d", params["d"], minimum=1)
     path = ScalingPath(alpha=params["alpha"], tau=params["tau"], kappa=parse_kappa(opts["kappa"]),
                        rho=opts["rho"], ridge=opts["ridge"])
-    opts["y2_scale"] = float(check_positive("y2_scale", opts["y2_scale"]))
+    opts["y2_scale"] = parse_y2_scale(opts["y2_scale"], d)
     opts["n_test"] = check_int("n_test", opts["n_test"], minimum=1)
     if opts["chunk"] is not None:
         opts["chunk"] = check_int("chunk", opts["chunk"], minimum=1)

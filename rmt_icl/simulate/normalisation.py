@@ -35,6 +35,8 @@ Lu et al.'s convention, penalty ``(n/d) lambda_LA ||Gamma||_F^2``. For ``sigma =
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
@@ -128,3 +130,21 @@ def ridge_la_from_bar(ridge_bar: float, d: int, n: int, t: float) -> float:
     n = check_int("n", n, minimum=1)
     t = float(check_positive("t", t))
     return d * t * ridge_bar / n
+
+
+def parse_y2_scale(value, d: int) -> float:
+    """The y^2-column scale ``c``: a number > 0, ``"la"`` (1) or ``"companion"`` (``sqrt(d)``).
+
+    ``"companion"`` is Demir & Dogan's statistic ``[(1/ell) sum y_i x_i; (1/ell) sum y_i^2]``
+    with ``Tr Sigma_x ~ d`` written in the toolkit's units (x ~ N(0, I/d)); the number is what
+    every model of a point (RT, Hermite models, linear transformer, linear attention) uses.
+    """
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in ("la", "linear-attention", "1"):
+            return 1.0
+        if key in ("companion", "sqrt_d", "sqrt(d)", "sqrtd"):
+            return math.sqrt(d)
+        raise ValueError(f"y2_scale must be a positive number, 'la' (1) or 'companion' "
+                         f"(sqrt(d)), got {value!r}")
+    return float(check_positive("y2_scale", value))

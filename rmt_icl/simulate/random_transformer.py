@@ -87,6 +87,8 @@ from rmt_icl.simulate.rt_fit import fit_linear_transformer, fit_random_features
 from rmt_icl.simulate.rt_params import (
     COMPANION_DEFAULTS,
     POINT_DEFAULTS,
+    Y2_IMPLICIT,
+    Y2_KEY_DEFAULT,
     check_degree,
     parse_models,
     parse_rt_params,
@@ -109,6 +111,8 @@ from rmt_icl.simulate.sources import (
 __all__ = [
     "COMPANION_DEFAULTS",
     "POINT_DEFAULTS",
+    "Y2_IMPLICIT",
+    "Y2_KEY_DEFAULT",
     "FeatureMap",
     "ModelResult",
     "MultiModelResult",

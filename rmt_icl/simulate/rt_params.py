@@ -22,43 +22,40 @@ from __future__ import annotations
 import math
 import re
 
-from rmt_icl.core.checks import check_int, check_nonnegative, check_positive
+from rmt_icl.core.checks import check_int, check_nonnegative
 from rmt_icl.core.targets import get_target
 from rmt_icl.hermite import MAX_DEGREE, activation_names
 from rmt_icl.simulate.gradient_step import check_step_size
+from rmt_icl.simulate.normalisation import parse_y2_scale
 from rmt_icl.simulate.paths import ScalingPath, Sizes, parse_kappa
 from rmt_icl.simulate.rt_resources import memory_budget
 from rmt_icl.simulate.sources import FLAT_DEFAULTS, parse_data_model
 
 __all__ = ["COMPANION_DEFAULTS", "FOREIGN_PARAMS", "NORMALISATIONS", "POINT_DEFAULTS",
-           "check_degree", "parse_models", "parse_rt_params", "parse_y2_scale"]
+           "Y2_IMPLICIT", "Y2_KEY_DEFAULT", "check_degree", "parse_models", "parse_rt_params",
+           "parse_y2_scale"]
 
 #: the keys of the data sources and the gradient step, at their defaults (each meaning
 #: "absent"; registered with the sweep models so that points without them keep their keys)
 COMPANION_DEFAULTS = {"sources": None, **FLAT_DEFAULTS, "step_size": 0.0}
+#: the y^2-column scale: its default was 1 (Lu et al.'s scaling) up to rmt_icl 0.2 and is now
+#: Demir & Dogan's ``"companion"`` (sqrt(d)). Registered with the sweep models as a key default
+#: of 1 (a point spelling ``y2_scale = 1`` keeps its old key and seeds) and as an implicit
+#: default (a point leaving it out has ``"companion"`` written into its key, so a store made
+#: under the old default is refused; :func:`rmt_icl.core.registry.point_identity`)
+Y2_KEY_DEFAULT = {"y2_scale": 1.0}
+Y2_IMPLICIT = {"y2_scale": "companion"}
 #: optional parameters of the point functions and their defaults
 POINT_DEFAULTS = {
     "kappa": math.inf, "rho": 0.0, "ridge": 0.0, "width_ratio": None, "width_d2": None,
-    "activation": "relu", "target": "linear", "degree": 4, "y2_scale": 1.0, "n_test": None,
+    "activation": "relu", "target": "linear", "degree": 4, "y2_scale": "companion",
+    "n_test": None,
     "test_queries": 8, "normalisation": "analytic", "ridge_la": None, "memory_budget": None,
     "chunk": None, **COMPANION_DEFAULTS,
 }
 #: keys of other models that may share a sweep grid; accepted and ignored
 FOREIGN_PARAMS = frozenset({"method", "label", "model"})
 NORMALISATIONS = ("analytic", "estimate")
-
-
-def parse_y2_scale(value, d: int) -> float:
-    """The y^2-column scale ``c``: a number > 0, ``"la"`` (1) or ``"companion"`` (``sqrt(d)``)."""
-    if isinstance(value, str):
-        key = value.strip().lower()
-        if key in ("la", "linear-attention", "1"):
-            return 1.0
-        if key in ("companion", "sqrt_d", "sqrt(d)", "sqrtd"):
-            return math.sqrt(d)
-        raise ValueError(f"y2_scale must be a positive number, 'la' (1) or 'companion' "
-                         f"(sqrt(d)), got {value!r}")
-    return float(check_positive("y2_scale", value))
 
 
 def check_degree(value) -> int:
@@ -78,7 +75,8 @@ def parse_rt_params(params: dict, *, need_width: bool = True) -> tuple[ScalingPa
         fresh tasks), ``rho`` (noise variance >= 0), ``ridge`` (``lambda_bar >= 0``),
         ``activation`` (a name of :func:`rmt_icl.hermite.get_activation` or a callable),
         ``target`` (``linear, relu, tanh, he2`` or a callable), ``degree`` (Hermite degree,
-        integer in ``[0, MAX_DEGREE]``), ``y2_scale`` (> 0, ``"la"`` or ``"companion"``),
+        integer in ``[0, MAX_DEGREE]``), ``y2_scale`` (> 0, ``"la"`` (1) or ``"companion"``
+        (``sqrt(d)``, the default)),
         ``n_test`` (test queries per test set, default ``max(4000, n)``), ``test_queries``
         (queries per test context, >= 1), ``normalisation`` (``"analytic"`` or
         ``"estimate"``), ``ridge_la`` (linear transformer ridge in Lu's units; default

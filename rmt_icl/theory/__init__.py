@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     # random transformer (Demir & Dogan 2025) deterministic equivalent
     "random_transformer_icl_error": "rmt_icl.theory.random_transformer",
     "random_transformer_auxiliaries": "rmt_icl.theory.random_transformer",
+    "random_transformer_idg_error": "rmt_icl.theory.random_transformer",
 }
 
 #: public names that moved out of this package -> their new home

@@ -1,8 +1,9 @@
 """The calling convention shared by the theory modules: checked sizes, broadcasting, outputs.
 
 Public theory functions take the arguments that define the model positionally and the ratios or
-sizes as keyword-only arguments; they work on flat float64 arrays and return a numpy float for
-scalar input and an array of the broadcast shape otherwise.
+sizes as keyword-only arguments (a ratio function may take ``d`` after its ratios, only to give
+a finite-d option such as a numeric y^2-column scale its meaning); they work on flat float64
+arrays and return a numpy float for scalar input and an array of the broadcast shape otherwise.
 """
 
 from __future__ import annotations

@@ -159,6 +159,7 @@ __all__ = [
     "RandomTransformerAuxiliaries",
     "random_transformer_auxiliaries",
     "random_transformer_icl_error",
+    "random_transformer_idg_error",
 ]
 
 #: activations validated against the simulated RT (any activation with c_1 != 0 is accepted: a
@@ -206,8 +207,15 @@ class RandomTransformerAuxiliaries(NamedTuple):
         the error on the training law); ``None`` for the identity (and for an affine
         ``sigma`` at ``ridge = 0``, which takes the identity's limit; NaN there when other
         points of the same call have ``ridge > 0``).
+    idg_error : ndarray
+        IDG error ``e_IDG`` (test tasks drawn from the pretraining pool; equals ``error`` for
+        ``kappa = inf``): the same sketch equivalent with the pool's test covariance
+        (docs, section 9).
+    la_idg_error : ndarray
+        Lu et al.'s IDG error at the renormalised ridge, ``e_LA,IDG(lambda_eff)``.
     target_scale : ndarray
-        ``a_1^2 = E[g(s) s]^2``: ``error``, ``la_error``, ``variance_term`` and ``train_error``
+        ``a_1^2 = E[g(s) s]^2``: ``error``, ``la_error``, ``variance_term``, ``train_error``
+        and the two IDG errors
         are ``a_1^2`` times those of the effective linear problem (section 6 of the docs); the
         other fields (ridges, ``epsilon``, factors, ``norm``) belong to the effective problem.
     alpha_effective, rho_effective : ndarray
@@ -217,6 +225,10 @@ class RandomTransformerAuxiliaries(NamedTuple):
         target.
     intercept : bool
         Whether the constant mode (``mu0 = c_0 != 0``) fits the target mean ``E g``.
+    y2_share : ndarray
+        ``theta = 1 - (a_1^2 + q/alpha)/(t/d)``: the share of ``t`` carried by the y^2 column
+        (0 in linear-attention scaling, ``q^2/(a_1^2 + q/alpha + q^2)`` in the companion's;
+        docs, section 10).
     """
 
     error: np.ndarray
@@ -230,10 +242,13 @@ class RandomTransformerAuxiliaries(NamedTuple):
     df1: np.ndarray
     df2: np.ndarray
     train_error: np.ndarray | None = None
+    idg_error: np.ndarray | None = None
+    la_idg_error: np.ndarray | None = None
     target_scale: np.ndarray | None = None
     alpha_effective: np.ndarray | None = None
     rho_effective: np.ndarray | None = None
     intercept: bool = False
+    y2_share: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,19 +332,52 @@ def _check_model(activation, target, model) -> _Reduction:
     return _Reduction(name_a, c1, c_star**2, intercept, mean, a1, second, linear)
 
 
-def _effective_problem(red: _Reduction, alpha, rho, t_over_d):
-    """Map (target, alpha, rho, t/d) to the effective linear problem (docs, section 6.3).
+Y2_SCALES = ("la", "companion")
+
+
+def _y2_weight(y2_scale, d):
+    """``w`` in ``t/d -> a_1^2 + q/alpha + w q^2``: the y^2 column's weight (docs, section 10).
+
+    ``"la"`` (linear-attention scaling, column scale 1): ``w = 0`` in the limit (``1/d`` at
+    finite ``d``); ``"companion"`` (scale ``sqrt(d)``, Demir & Dogan): ``w = 1``; a number
+    ``c > 0`` is a finite-``d`` scale and needs ``d``: ``w = c^2/d``.
+    """
+    if isinstance(y2_scale, str):
+        key = y2_scale.strip().lower()
+        if key not in Y2_SCALES:
+            raise ValueError(f"y2_scale must be 'la', 'companion' or a positive number "
+                             f"(with d), got {y2_scale!r}")
+        return 1.0 if key == "companion" else 0.0
+    c = check_positive("y2_scale", y2_scale)
+    if d is None:
+        raise ValueError(
+            f"y2_scale = {y2_scale!r} is a finite-d column scale; pass d (the dimension it "
+            f"belongs to) or t_over_d, or use the limits 'la' or 'companion' (a number has "
+            f"no meaning as d -> inf)")
+    d = check_positive("d", d)
+    return c * c / d
+
+
+def _effective_problem(red: _Reduction, alpha, rho, t_over_d, y2_weight):
+    """Map (target, alpha, rho, t/d) to the effective linear problem (docs, sections 6.3, 10).
 
     :func:`rmt_icl.theory._target_reduction.effective_problem` with the intercept of the
     activation's constant mode (``mu0 != 0``), plus the first layer's normalisation
-    ``s' = (t/d)/a_1^2`` (``t/d -> a_1^2 + q/alpha`` in linear-attention scaling unless a
-    finite-d value is given).
-    Returns ``(alpha', rho', s', a_1^2)``.
+    ``s' = (t/d)/a_1^2``: ``t/d -> a_1^2 + q/alpha + w q^2`` with the y^2 column's weight
+    ``w`` (:func:`_y2_weight`) unless a finite-d value is given. Only the share
+    ``1 - theta = (a_1^2 + q/alpha)/(t/d)`` of the pre-activation variance carries the
+    context; the y^2 column's share ``theta`` is a function of the query alone (docs,
+    section 10).
+    Returns ``(alpha', rho', s', a_1^2, theta)``.
     """
     mom = TargetMoments("target", red.mean, red.a1, red.second, False)
     eff = effective_problem(mom, alpha, rho, intercept=red.intercept)
-    s_eff = np.where(np.isnan(t_over_d), 1.0 + eff.q_star, t_over_d / eff.a1sq)
-    return eff.alpha, eff.rho, s_eff, eff.a1sq
+    q = red.second + rho
+    signal = 1.0 + eff.q_star  # (a_1^2 + q/alpha)/a_1^2
+    s_eff = np.where(np.isnan(t_over_d), signal + y2_weight * q * q / eff.a1sq,
+                     t_over_d / eff.a1sq)
+    theta = np.clip(1.0 - signal / s_eff, 0.0, 1.0)
+    return eff.alpha, eff.rho, s_eff, eff.a1sq, theta
 
 
 def _validate(alpha, tau, kappa, width_ratio, rho, ridge, t_over_d):
@@ -390,6 +438,33 @@ def _linear_attention_at(alpha, tau, kappa, rho, lam, eps, what):
 def _gamma_norm(e_la, T, rho, q):
     """``N = lim ||Gamma_LA||_F^2/d`` from ``e_LA = 1 + rho - 2 T + (1 + q*) N`` (clipped at 0)."""
     return np.maximum((e_la - 1.0 - rho + 2.0 * T) / (1.0 + q), 0.0)
+
+
+def _idg_numerator(eps, m, dm, x, eps_x):
+    """``x^2 tr[Sigma_pool (A + x)^{-2}] / d^2`` from Lu's fixed point (docs, section 9).
+
+    The training prompts are drawn from the pool law, whose population covariance
+    ``Sigma_pool`` has (per query coordinate) the spectrum ``W_hat + q*``; Lu's fixed point is
+    the ridge renormalisation ``lam (A + lam)^{-1} ~ eps (Sigma_pool + eps)^{-1}``, so
+    ``F = lam tr[Sigma_pool (A + lam)^{-1}]/d^2 = eps (1 - eps m)`` and the squared resolvent
+    follows by differentiation: ``F - x eps_x dF/deps`` with ``dF/deps = 1 - 2 eps m -
+    eps^2 m'`` (``x`` the ridge variable, ``eps_x = d eps/dx``). For fresh tasks
+    (``Sigma_pool = (1 + q*) I``) it is ``(1 + q*)`` times the ICL numerator.
+    """
+    f = eps * (1.0 - eps * m)
+    f_eps = 1.0 - 2.0 * eps * m - eps * eps * dm
+    return np.maximum(f - x * eps_x * f_eps, 0.0)
+
+
+def _la_idg(alpha, tau, kappa, rho, lam, e_la_icl):
+    """Lu's IDG error at ``lam`` (flat arrays); the ICL error where ``kappa = inf``."""
+    out = np.array(e_la_icl, dtype=float, copy=True)
+    pool = ~np.isinf(kappa)
+    if pool.any():
+        out[pool] = np.atleast_1d(linear_attention_idg_error(
+            alpha=alpha[pool], tau=tau[pool], kappa=kappa[pool], rho=rho[pool],
+            ridge=lam[pool]))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,8 +541,14 @@ def _aux_flat(alpha, tau, kappa, psi, rho, lbar, s):
     norm = _gamma_norm(e_la, 1.0 - nu_l * m_l, rho, q)
     var_term = (1.0 + q) * norm * vfac
     err = e_la + var_term
+    # IDG: Lu's IDG error at lambda_eff plus the sketch variance under the pool's covariance
+    e_la_idg = _la_idg(alpha, tau, kappa, rho, lam_eff, e_la)
+    numer_idg = _idg_numerator(e_l, m_l, dm_l, lam_eff, eps_prime)
+    with np.errstate(divide="ignore"):
+        vfac_idg = np.where(np.isinf(pi), 0.0, numer_idg / np.where(np.isinf(pi), 1.0, denom))
+    idg = np.where(np.isinf(kappa), err, e_la_idg + norm * vfac_idg)
     return RandomTransformerAuxiliaries(err, e_la, var_term, lam0, lam_eff, eps, vfac, norm,
-                                        df1, df2)
+                                        df1, df2, idg_error=idg, la_idg_error=e_la_idg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,12 +612,8 @@ def _p1_at(mu, alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
                                                         mus2)
 
     aux, e_la = _linear_attention_at(alpha, tau, kappa, rho, lam, eps, "p = 1")
-    fresh = np.isinf(kappa)
-    e_train_law = e_la.copy()
-    if not fresh.all():  # training law = pool tasks: Lu's IDG error tau c(lambda)
-        e_train_law[~fresh] = np.atleast_1d(linear_attention_idg_error(
-            alpha=alpha[~fresh], tau=tau[~fresh], kappa=kappa[~fresh], rho=rho[~fresh],
-            ridge=lam[~fresh]))
+    # training law = pool tasks: Lu's IDG error tau c(lambda) (the ICL error for fresh tasks)
+    e_train_law = _la_idg(alpha, tau, kappa, rho, lam, e_la)
     norm = _gamma_norm(e_la, 1.0 - np.atleast_1d(aux.nu) * m, rho, q)
     df2 = df1 + mu * ddf1  # tr K^2 (K + mu)^{-2} / d^2
     denom = pi - df2
@@ -547,11 +624,16 @@ def _p1_at(mu, alpha, tau, kappa, psi, rho, lbar, s, mu1, mus2):
     e_train = (lam / eps) ** 2 * e_train_law  # GCV form of LA's training error
     b = mu + mus2
     noise_norm = mus2 * tau * e_train / b**2  # ||noise block of beta~||^2 / d^2
-    var_term = ((1.0 + q) * wfac * (norm + mu1**2 * noise_norm / s)
-                + mus2 * (s * norm / mu1**2 + noise_norm) * inv_den)
+    noise_var = mus2 * (s * norm / mu1**2 + noise_norm) * inv_den  # test noise block
+    var_term = (1.0 + q) * wfac * (norm + mu1**2 * noise_norm / s) + noise_var
     err = e_la + var_term
+    # IDG: the signal block's test covariance is the pool's (docs, section 9)
+    numer_idg = _idg_numerator(eps, m, dm, mu, eps_mu)
+    var_idg = numer_idg * inv_den * (norm + mu1**2 * noise_norm / s) + noise_var
+    idg = np.where(np.isinf(kappa), err, e_train_law + var_idg)
     return RandomTransformerAuxiliaries(err, e_la, var_term, s * lbar / tau, lam, eps, wfac,
-                                        norm, df1, df2, e_train)
+                                        norm, df1, df2, e_train, idg_error=idg,
+                                        la_idg_error=e_train_law)
 
 
 
@@ -607,8 +689,16 @@ def _aux_ridgeless_flat(alpha, tau, kappa, psi, rho):
     var_term[peak] = np.inf
     err = e_la + var_term
     err[peak] = np.inf
+    e_la_idg = _la_idg(alpha, tau, kappa, rho, lam_eff, e_la)
+    numer_idg = np.where(pos, _idg_numerator(e_l, m_l, dm_l, lam_eff, eps_prime), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vfac_idg = np.where(np.isinf(pi) | ~pos, 0.0,
+                            numer_idg / np.where(np.isinf(pi), 1.0, pi - df2))
+        idg = np.where(np.isinf(kappa), err, e_la_idg + norm * vfac_idg)
+    idg[peak] = np.inf
     return RandomTransformerAuxiliaries(err, e_la, var_term, np.zeros_like(tau), lam_eff, eps,
-                                        vfac, norm, df1, df2)
+                                        vfac, norm, df1, df2, idg_error=idg,
+                                        la_idg_error=e_la_idg)
 
 
 def _p1_ridgeless_residual(eps, pi, q, kappa, c):
@@ -658,7 +748,7 @@ def _p1_ridgeless_flat(alpha, tau, kappa, psi, rho, s, mu1, mus2):
     aux = _p1_at(mu, alpha, tau, kappa, psi, rho, np.zeros_like(tau), s, mu1, mus2)
     peak = _interpolation_peak(tau, psi, False)
     if peak.any():
-        for field in ("error", "variance_term", "variance_factor"):
+        for field in ("error", "variance_term", "variance_factor", "idg_error"):
             getattr(aux, field)[peak] = np.inf
     return aux
 
@@ -690,7 +780,7 @@ def _solve_flat(red: _Reduction, alpha, tau, kappa, psi, rho, lbar, s):
     parts = [(zero, ridgeless),
              (pos, general(*(x[pos] for x in (alpha, tau, kappa, psi, rho, lbar, s))))]
     fields = []
-    for name in RandomTransformerAuxiliaries._fields[:11]:
+    for name in RandomTransformerAuxiliaries._fields[:13]:
         if all(getattr(p, name) is None for _, p in parts):
             fields.append(None)
             continue
@@ -733,10 +823,22 @@ _PARAMS_DOC = """
         (module docstring).
     t_over_d : array_like, optional
         Normalisation ``t/d`` of the first layer (rows of ``F`` are ``N(0, I_D/t)``). Default:
-        the limit ``1 + (1+rho)/alpha`` of the linear target in linear-attention scaling of the
-        y^2 column. Pass a finite-``d`` value (e.g. ``t_analytic(d, ...)/d``) to evaluate the
-        same equivalent with the exact finite-``d`` ridge link ``lambda_0 = (t/d) lambda_bar /
-        tau``.
+        its limit ``a_1^2 + q/alpha + w q^2`` for the chosen ``y2_scale`` (``w = 0`` for
+        ``"la"``, 1 for ``"companion"``; ``1 + (1+rho)/alpha`` for the linear target in
+        linear-attention scaling). Pass a finite-``d`` value (e.g. ``t_analytic(d, ...)/d``) to
+        evaluate the same equivalent with the exact finite-``d`` ridge link
+        ``lambda_0 = (t/d) lambda_bar / tau``. With ``t_over_d`` given, ``y2_scale`` only
+        labels the scaling: ``t/d`` fixes the y^2 column's share
+        ``theta = 1 - (a_1^2 + q/alpha)/(t/d)``.
+    y2_scale : {"la", "companion"} or float
+        Scale of the y^2 column of ``H_Z`` (docs, section 10): ``"la"`` (Lu et al.'s
+        scaling, column scale 1, share ``theta -> 0``), ``"companion"`` (default; Demir & Dogan's
+        ``h = [(1/ell) sum y_i x_i; (1/ell) sum y_i^2]`` with ``Tr Sigma_x ~ d``, i.e. column
+        scale ``sqrt(d)``: ``t/d -> a_1^2 + q/alpha + q^2`` and ``theta = q^2/(a_1^2 + q/alpha
+        + q^2)``), or a finite-``d`` column scale ``c > 0``, which needs ``d`` (``t/d ->
+        a_1^2 + q/alpha + c^2 q^2/d``) or ``t_over_d``.
+    d : float, optional
+        The dimension a numeric ``y2_scale`` belongs to.
     model : {"rt", "hermite1"}
         ``"rt"`` (default): the random transformer itself. ``"hermite1"``: the
         Gaussian-equivalent (p = 1) model ``mu0 + mu1 F vec H + mu* z`` (``mu0 = c_0``,
@@ -750,7 +852,7 @@ _PARAMS_DOC = """
 
 
 def random_transformer_auxiliaries(activation, target, *, alpha, tau, kappa, width_ratio, rho,
-                                   ridge, t_over_d=None,
+                                   ridge, t_over_d=None, y2_scale="companion", d=None,
                                    model="rt") -> RandomTransformerAuxiliaries:
     """All auxiliary quantities of the deterministic equivalent (see the module docstring).
 
@@ -761,22 +863,28 @@ def random_transformer_auxiliaries(activation, target, *, alpha, tau, kappa, wid
         (``train_error`` is ``None`` for the identity activation).
     """
     red = _check_model(activation, target, model)
+    y2_weight = None if t_over_d is not None and not isinstance(y2_scale, str) else \
+        _y2_weight(y2_scale, d)
+    if y2_weight is None:  # a number with t_over_d: t/d already says it all
+        check_positive("y2_scale", y2_scale)
+        y2_weight = 0.0
     shape, (alpha, tau, kappa, psi, rho, lbar, t_over_d) = _validate(
         alpha, tau, kappa, width_ratio, rho, ridge, t_over_d)
-    alpha_e, rho_e, s_e, a1sq = _effective_problem(red, alpha, rho, t_over_d)
+    alpha_e, rho_e, s_e, a1sq, theta = _effective_problem(red, alpha, rho, t_over_d, y2_weight)
     aux = _solve_flat(red, alpha_e, tau, kappa, psi, rho_e, lbar, s_e)
     # back to the units of the labels: error-like quantities scale with a_1^2
     aux = aux._replace(error=a1sq * aux.error, la_error=a1sq * aux.la_error,
                        variance_term=a1sq * aux.variance_term,
                        train_error=None if aux.train_error is None else a1sq * aux.train_error,
+                       idg_error=a1sq * aux.idg_error, la_idg_error=a1sq * aux.la_idg_error,
                        target_scale=np.full_like(aux.error, a1sq), alpha_effective=alpha_e,
-                       rho_effective=rho_e, intercept=red.intercept)
+                       rho_effective=rho_e, intercept=red.intercept, y2_share=theta)
     return RandomTransformerAuxiliaries(*(a if a is None or isinstance(a, bool)
                                           else shape_out(a, shape) for a in aux))
 
 
 def random_transformer_icl_error(activation, target, *, alpha, tau, kappa, width_ratio, rho,
-                                 ridge, t_over_d=None, model="rt"):
+                                 ridge, t_over_d=None, y2_scale="companion", d=None, model="rt"):
     r"""Deterministic-equivalent ICL error of the ridge-trained random transformer.
 
     For a nonlinear activation and/or target the error is ``a_1^2`` times that of the
@@ -825,8 +933,47 @@ def random_transformer_icl_error(activation, target, *, alpha, tau, kappa, width
     """
     return random_transformer_auxiliaries(activation, target, alpha=alpha, tau=tau, kappa=kappa,
                                           width_ratio=width_ratio, rho=rho, ridge=ridge,
-                                          t_over_d=t_over_d, model=model).error
+                                          t_over_d=t_over_d, y2_scale=y2_scale, d=d,
+                                          model=model).error
+
+
+def random_transformer_idg_error(activation, target, *, alpha, tau, kappa, width_ratio, rho,
+                                 ridge, t_over_d=None, y2_scale="companion", d=None, model="rt"):
+    r"""Deterministic-equivalent IDG (in-distribution) error of the random transformer.
+
+    IDG: the test prompt's task is drawn uniformly from the ``K = kappa d`` pretraining tasks
+    (fresh covariates and noise); for ``kappa = inf`` it equals the ICL error
+    (:func:`random_transformer_icl_error`). Conditionally on the data the RT is a Gaussian
+    sketch of linear attention (docs, sections 1 and 9), so
+
+    .. math::
+
+        e_{IDG} = e_{LA,IDG}(\lambda_{eff}) + N\, V_{pool},
+
+    Lu et al.'s IDG error at the same renormalised ridge plus the sketch's variance term
+    under the pool's test covariance ``Sigma_pool``: ``V_pool = x^2 tr[Sigma_pool (A +
+    x)^{-2}] / (d^2 (pi - df_2))``, where ``x^2 tr[Sigma_pool (A + x)^{-2}]`` follows from
+    Lu's fixed point (the training prompts are drawn from the pool law, whose population
+    covariance has the spectrum ``W_hat + q*``). The p = 1 model and the nonlinear
+    activations and targets reduce as for the ICL error (docs, sections 5, 6 and 9).
+
+    Returns
+    -------
+    ndarray or float
+        The IDG error (noise included), broadcast over the arguments; ``inf`` at the ridgeless
+        interpolation threshold.
+
+    Raises
+    ------
+    NotImplementedError, ValueError, rmt_icl.core.errors.ConvergenceError
+        As :func:`random_transformer_icl_error`.
+    """
+    return random_transformer_auxiliaries(activation, target, alpha=alpha, tau=tau, kappa=kappa,
+                                          width_ratio=width_ratio, rho=rho, ridge=ridge,
+                                          t_over_d=t_over_d, y2_scale=y2_scale, d=d,
+                                          model=model).idg_error
 
 
 random_transformer_icl_error.__doc__ += _PARAMS_DOC
+random_transformer_idg_error.__doc__ += _PARAMS_DOC
 random_transformer_auxiliaries.__doc__ += _PARAMS_DOC
