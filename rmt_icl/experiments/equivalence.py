@@ -78,7 +78,7 @@ from rmt_icl.core.registry import register_model
 from rmt_icl.core.stats import mean_se, student_t_threshold
 from rmt_icl.hermite import MAX_DEGREE, get_activation, hermite_expansion
 from rmt_icl.simulate.random_transformer import parse_rt_params, simulate_models
-from rmt_icl.simulate.rt_params import Y2_IMPLICIT, Y2_KEY_DEFAULT
+from rmt_icl.simulate.rt_params import COMPANION_DEFAULTS, Y2_IMPLICIT, Y2_KEY_DEFAULT
 
 __all__ = [
     "DEFAULT_DS",
@@ -246,14 +246,16 @@ def study_config(activation, target, path: dict) -> dict:
     Raises
     ------
     ValueError
-        A key of ``path`` that is not a path parameter, ``width_d2``, ``n_test`` or
-        ``max_degree``.
+        A key of ``path`` that is not a path parameter, ``width_d2``, ``n_test``,
+        ``max_degree`` or a key of the companion model (data sources, ``step_size``;
+        :data:`rmt_icl.simulate.rt_params.COMPANION_DEFAULTS`).
     """
     cfg = dict(DEFAULT_PATH)
-    unknown = sorted(set(path) - set(DEFAULT_PATH) - {"width_d2", "n_test", "max_degree"})
+    extra = {"width_d2", "n_test", "max_degree", *COMPANION_DEFAULTS}
+    unknown = sorted(set(path) - set(DEFAULT_PATH) - extra)
     if unknown:
         raise ValueError(f"unknown path parameter(s) {unknown}; allowed: "
-                         f"{sorted(set(DEFAULT_PATH) | {'width_d2', 'n_test', 'max_degree'})}")
+                         f"{sorted(set(DEFAULT_PATH) | extra)}")
     cfg.update({k: v for k, v in path.items() if v is not None})
     if cfg.get("width_d2") is not None:
         cfg.pop("width_ratio", None)

@@ -75,7 +75,11 @@ is an equivalence question, answered in the next section.
 Nonlinear activations and nonlinear targets (``model="rt"`` for every activation; docs, section 6)
 --------------------------------------------------------------------------------------------------
 Which Hermite degrees survive in the proportional limit ``n, k ~ D ~ d^2``: **degrees 0 and 1
-only** (docs, section 6). Conditionally on the data the RT is random-features ridge with kernel
+only** (docs, section 6), i.e. the Hermite degree at which the Hermite model equals the RT is
+``p0 = 1``, in both scalings of the y^2 column and for activations with and without a
+degree-2 component: the one measured answer is the stored study of ``docs/equivalence.md``
+("p0: the one answer"), up to ``d = 96``. Conditionally on the data the RT is
+random-features ridge with kernel
 ``sum_j j! c_j^2 r^j``, ``r = <vec H, vec H'>/t = O(1/d)`` off the diagonal; for ``j >= 2`` the
 kernel pieces have no O(1) structure beyond their diagonal (which adds ``j! c_j^2`` to the
 noise power ``mu*^2 = c*_1^2``) and their mean (a constant mode, negligible next to ``mu0``),
@@ -91,11 +95,20 @@ RT's error equals its p = 1 equivalent with the target reduced to its learnable 
 * the constant mode fits ``E g`` when ``mu0 = c_0 != 0`` (eigenvalue ``n mu0^2 >> lambda_bar``);
   an odd ``sigma`` cannot fit it (the predictor is odd in the query).
 
+In Demir & Dogan's scaling of the y^2 column (``y2_scale="companion"``, the default; docs,
+section 10) the y^2 column carries a share ``theta = q^2/(a_1^2 + q/alpha + q^2)`` of the
+pre-activation variance; it is a function of the query alone, so the signal block keeps
+``mu1^2 (1 - theta)`` and the noise power stays ``c*_1^2``: the same formulas with the
+companion ``t/d``. The one new O(1) piece, the quadratic kernel of the queries (weight
+``2 c_2^2 theta^2``, zero for odd ``sigma``), is replaced by white noise of the same power,
+which is exact to first order in its weight (docs, section 10.2).
+
 So ``e_RT(sigma, g) = a_1^2 e(sigma, linear; alpha', rho')`` with ``rho' = V/a_1^2 - 1``
 (``V = Var y`` with an intercept, ``E y^2`` without) and ``alpha' = (1 + rho')/q*'``: Lu's
 formula depends on ``alpha`` only through ``q*``, so the query and context roles of the noise
 separate through ``alpha'``. Validated against the simulated RT on a grid of activations,
-targets, ``tau`` and ``psi`` (:mod:`rmt_icl.experiments.rt_theory`, docs section 6.4).
+targets, ``tau`` and ``psi`` in both scalings, with the ICL and IDG errors at finite ``kappa``
+(:mod:`rmt_icl.experiments.rt_theory`, docs sections 6.4 and 10.4).
 
 Numerical methods: **fixed-point equations** (one scalar equation per grid
 point, vectorised safeguarded Newton/bisection in ``log eps`` or ``log mu``; Lu's fixed point
