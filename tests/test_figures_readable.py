@@ -49,6 +49,7 @@ TINY = {
     "lsa_loss_vs_n": dict(n_max=13, step=3, draws=100, gd_draws=100, mc_prompts=2000,
                           mc_n=(4, 10)),
     "lsa_preconditioner": LSA,
+    "rt_companion": RT,
     "rt_context_length": RT,
     "rt_equivalence_gap": dict(ds=(6, 8), runs={6: 2, 8: 2}, n_test=256, store="gap"),
     "rt_mlp_vs_linear": RT,

@@ -116,8 +116,10 @@ def test_a_numeric_scale_with_t_over_d_is_accepted():
                                              ridge=0.1, t_over_d=2.5)
 
 
-#: the validation grid's allowance scale: |gap| <= 3 SE + C/d (section 10.4)
-ALLOWANCE_C = 3.0
+#: the companion validation grid's finite-size allowance c of |gap| <= 3 SE + c/d: the 90 %
+#: quantile of d * max(|gap| - 3 SE, 0) over its cells at d = 32 and 48 (measured by
+#: ``python validation/rt_de_grid.py report --scaling companion``; docs section 10.4)
+ALLOWANCE_C = 5.0
 
 
 @pytest.mark.parametrize("activation, y2_scale", [("identity", "la"), ("tanh", "companion"),
@@ -132,5 +134,4 @@ def test_idg_and_icl_at_a_finite_pool_monte_carlo(activation, y2_scale):
     for quantity in ("icl", "idg"):
         mean, se = mean_se(np.array([r[quantity] for r in res]))
         theory = realised_rt_theory(res[0], activation, "linear", quantity)
-        assert abs(mean - theory) <= 3 * se + ALLOWANCE_C / d * theory, (quantity, mean, se,
-                                                                          theory)
+        assert abs(mean - theory) <= 3 * se + ALLOWANCE_C / d, (quantity, mean, se, theory)

@@ -125,6 +125,13 @@ def markdown_report(summary: pd.DataFrame) -> str:
         tab = s.pivot_table(index=key, columns="d", values="rel", aggfunc="median")
         tab.columns = [f"d={c}" for c in tab.columns]
         out += [f"#### Median relative gap by {', '.join(key)}", _md(tab.reset_index())]
+    for i in range(1, len(ds)):
+        j = judge_shrink(s, ds[i - 1], ds[i])
+        fail = j[~j["pass"]].sort_values("ratio", ascending=False)
+        cols = [c for c in CELL_KEYS if c in fail] + ["gap_small", "se_small", "gap_large",
+                                                      "se_large", "theory", "ratio"]
+        out += [f"#### Failing cells, d = {ds[i - 1]} -> {ds[i]} ({len(fail)} of {len(j)})",
+                _md(fail[cols]) if len(fail) else "none"]
     big = s[s["d"] == max(ds)].sort_values("rel").tail(8)
     keys = list(CELL_KEYS)
     small = s[s["d"] == min(ds)].set_index(keys)

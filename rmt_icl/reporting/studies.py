@@ -178,8 +178,8 @@ def paired_summary(name: str, points: list[dict], *, runs: int, seed: int = 0,
 
 def rt_theory_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool = True,
                       results_dir=RESULTS_DIR, backend: str = "serial", n_test: int = 16384,
-                      test_queries: int = 16, seed: int = 0,
-                      force_new: bool = True) -> pd.DataFrame:
+                      test_queries: int = 16, seed: int = 0, force_new: bool = True,
+                      scaling: str = "la") -> pd.DataFrame:
     """Run a sub-grid of ``"rt-theory"`` points for a figure and summarise it.
 
     The store is ``<results_dir>/<name>/<quick|full>`` (resumable); the table is
@@ -188,10 +188,12 @@ def rt_theory_summary(name: str, d: int, runs: int, grid: dict, *, quick: bool =
     runs (e.g. to calibrate a finite-size allowance). A store made for another grid, size or
     seed is moved to ``superseded/`` and started afresh (``force_new``, default) or refused
     with :class:`rmt_icl.core.errors.StoreError`; a store of the same spec is resumed.
+    ``scaling`` picks the grid's fixed settings (``"la"`` or ``"companion"``, the y^2 column's
+    scaling; :func:`rmt_icl.experiments.rt_theory.grid_spec`).
     """
     seed = check_int("seed", seed, minimum=0)
     spec = rt_theory.grid_spec(d, runs, grid=grid, n_test=n_test, test_queries=test_queries,
-                               seed=seed, name=name)
+                               seed=seed, name=name, scaling=scaling)
     return rt_theory.summarise(figure_sweep(spec, name=name, quick=quick,
                                             results_dir=results_dir, backend=backend,
                                             force_new=force_new))
