@@ -135,8 +135,8 @@ plt.show()
 # study's criterion (`shrink_verdict`: a weighted log-log slope of $|\Delta_p|$ against $d$,
 # "resolved" meaning $|\Delta_p| > 2$ SE) and the smallest degree $p_0$ from which every
 # degree's gap shrinks or is never resolved. With three small dimensions and 4–8 runs they
-# are indicative only; the same call with the default `ds=(16, 24, 32, 48, 64)` is the actual
-# study. Note that near-equivalence need not be monotone in $p$: ReLU's $\mathrm{Herm}_2$
+# are indicative only; the stored study up to $d = 96$ that settles $p_0$ per scaling and
+# activation class is `docs/equivalence.md`, "p₀: the one answer". Note that near-equivalence need not be monotone in $p$: ReLU's $\mathrm{Herm}_2$
 # moves the $c_4\mathrm{He}_4$ energy into noise, and its gap can be resolved at every $d$
 # here while $\mathrm{Herm}_1$'s is not.
 
