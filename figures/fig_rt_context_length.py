@@ -11,8 +11,8 @@ linear-attention scaling of the y^2 column.
 * open rings: its Hermite-equivalent model on the same prompts, F and noise (degree 4 for relu
   and gelu, 3 for tanh and erf -- the parity classes p = 4 = 5 and 3 = 4 of
   ``docs/theory/random_transformer.md``, section 6.2; degree 1 for the identity, where the
-  Hermite model IS the RT), mean. These are the papers' degrees; the degree at which the
-  Hermite model equals the RT is p0 = 1 (docs/equivalence.md, "p0: the one answer");
+  Hermite model IS the RT), mean. These are the papers' degrees; the measured p0 per scaling
+  and activation class is in docs/equivalence.md, "p0: the one answer";
 * black dashed: the linear transformer on the same prompts (ridge lambda_LA = d t lambda_bar/n,
   the identity RT's infinite-width limit); dotted: E y^2 (the zero predictor).
 

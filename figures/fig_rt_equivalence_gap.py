@@ -58,9 +58,9 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "seri
     runs = ", ".join(f"{int(r.d)}:{int(r.runs)}" for r in res.table.itertuples())
     return {
         "comparison": f"paired |e_Herm(p) - e_RT| vs d, p=1..6 ({ACTIVATION}/{TARGET}); "
-                      f"at these sizes {res.p0['text']} (the stored study up to d = 96 settles "
-                      f"p0 = 1: docs/equivalence.md); gap column: max over p at "
-                      f"d={int(last['d'])}",
+                      f"at these sizes {res.p0['text']} (the stored study up to d = 96: "
+                      f"docs/equivalence.md, 'p0: the one answer'); gap column: max over p "
+                      f"at d={int(last['d'])}",
         "max_gap_se": max(zs) if zs else None,
         "sizes": f"d:runs {runs}, n_test={cfg['n_test'] or 'max(4000,n)'}",
         "study": res,

@@ -27,7 +27,7 @@ simulator's ``t`` and ``n``); ``he2`` cells say "th: not covered" (no linear com
 both reductions need). The verdict compares the simulated RT with its deterministic equivalent
 at each point's realised ratios (:class:`rmt_icl.reporting.figure.PairedFigure`; the ``he2``
 points are "not covered"). The Hermite model (p = 4 relu/gelu, 3 tanh: the papers' degrees;
-the degree at which it equals the RT is p0 = 1, docs/equivalence.md) is run on the same
+the measured p0 is in docs/equivalence.md, "p0: the one answer") is run on the same
 prompts; the comparison text gives its largest paired |e_Herm - e_RT| / SE.
 
 Sizes: quick d = 16, 3 runs, 2000 test queries; ``--full`` d = 24, 4 runs,

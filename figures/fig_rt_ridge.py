@@ -13,9 +13,9 @@ y^2 column; two panels psi = k/n = 0.5 (k < n) and 2 (k > n, dual solver).
 * lines: the deterministic equivalent :func:`rmt_icl.theory.random_transformer_icl_error` at
   the nominal ratios (``d -> inf``), one per activation;
 * filled markers: the RT (relu, tanh), mean +- SE over runs;
-* open rings: the Hermite model (p = 4 for relu, 3 for tanh: the papers' degrees; the degree
-  at which the Hermite model equals the RT is p0 = 1, docs/equivalence.md) on the same
-  prompts, F and noise,
+* open rings: the Hermite model (p = 4 for relu, 3 for tanh: the papers' degrees; the
+  measured p0 is in docs/equivalence.md, "p0: the one answer") on the same prompts, F and
+  noise,
   mean;
 * dashed black: the linear transformer on the same prompts.
 

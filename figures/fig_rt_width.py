@@ -11,9 +11,8 @@ scaling of the y^2 column.
 * lines: the deterministic equivalent :func:`rmt_icl.theory.random_transformer_icl_error` at
   the nominal ratios (``d -> inf``), one per ridge;
 * filled markers: the RT, mean +- SE over runs;
-* open rings: the degree-4 Hermite model (= degree 5 for relu; the papers' degree, while the
-  degree at which the Hermite model equals the RT is p0 = 1: docs/equivalence.md) on the
-  same prompts, F and
+* open rings: the degree-4 Hermite model (= degree 5 for relu; the papers' degree; the
+  measured p0 is in docs/equivalence.md, "p0: the one answer") on the same prompts, F and
   noise, mean;
 * dashed, in each ridge's colour: the linear transformer at the same lambda_bar
   (lambda_LA = d t lambda_bar / n; it has no width);

@@ -75,10 +75,10 @@ is an equivalence question, answered in the next section.
 Nonlinear activations and nonlinear targets (``model="rt"`` for every activation; docs, section 6)
 --------------------------------------------------------------------------------------------------
 Which Hermite degrees survive in the proportional limit ``n, k ~ D ~ d^2``: **degrees 0 and 1
-only** (docs, section 6), i.e. the Hermite degree at which the Hermite model equals the RT is
-``p0 = 1``, in both scalings of the y^2 column and for activations with and without a
-degree-2 component: the one measured answer is the stored study of ``docs/equivalence.md``
-("p0: the one answer"), up to ``d = 96``. Conditionally on the data the RT is
+only** (docs, section 6): the equivalent is that of the degree-1 (Gaussian-equivalent) model.
+The measured Hermite degree ``p0`` from which the Hermite models match the RT, per scaling
+of the y^2 column and activation class, is one stored study up to ``d = 96``:
+``docs/equivalence.md``, "p0: the one answer". Conditionally on the data the RT is
 random-features ridge with kernel
 ``sum_j j! c_j^2 r^j``, ``r = <vec H, vec H'>/t = O(1/d)`` off the diagonal; for ``j >= 2`` the
 kernel pieces have no O(1) structure beyond their diagonal (which adds ``j! c_j^2`` to the
