@@ -1,7 +1,8 @@
 """Random transformer in Demir & Dogan's setting: y^2 column scaled by sqrt(d), ICL and IDG.
 
 :func:`rmt_icl.theory.random_transformer_icl_error` and
-:func:`rmt_icl.theory.random_transformer_idg_error` with ``y2_scale="companion"`` (after
+:func:`rmt_icl.theory.random_transformer_idg_error` (one solve for both:
+:func:`rmt_icl.theory.random_transformer_auxiliaries`) with ``y2_scale="companion"`` (after
 Demir & Dogan 2025, arXiv:2509.15152 and arXiv:2510.25753: h = [(1/ell) sum y_i x_i ;
 (1/ell) sum y_i^2] with Tr Sigma_x ~ d), for two activations with a degree-2 component (relu,
 gelu) and two without (tanh, erf), as a function of the width psi = k/n on both sides of the
@@ -39,8 +40,15 @@ import numpy as np
 from rmt_icl.experiments.verdict import comparison_table, max_gaps
 from rmt_icl.reporting.figure import Figure
 from rmt_icl.reporting.studies import RESULTS_DIR, rt_theory_summary
-from rmt_icl.reporting.style import MARKERS, PALETTE, ZERO_PREDICTOR, log_axis, reference_line
-from rmt_icl.theory import random_transformer_icl_error, random_transformer_idg_error
+from rmt_icl.reporting.style import (
+    MARKERS,
+    PALETTE,
+    ZERO_PREDICTOR,
+    figure_legend,
+    log_axis,
+    reference_line,
+)
+from rmt_icl.theory import random_transformer_auxiliaries
 
 STORE = "rt_companion"
 ACTIVATIONS = ("relu", "gelu", "tanh", "erf")
@@ -88,12 +96,11 @@ def run(cfg: dict, *, quick: bool, results_dir=RESULTS_DIR, backend: str = "seri
     curves = {}
     for act in ACTIVATIONS:
         for tgt in TARGETS:
-            for kappa in KAPPAS:
-                curves[(act, tgt, kappa, "icl")] = random_transformer_icl_error(
-                    act, tgt, kappa=kappa, **ratios)
+            for kappa in KAPPAS:                      # both errors from one solve
+                aux = random_transformer_auxiliaries(act, tgt, kappa=kappa, **ratios)
+                curves[(act, tgt, kappa, "icl")] = aux.error
                 if np.isfinite(kappa):
-                    curves[(act, tgt, kappa, "idg")] = random_transformer_idg_error(
-                        act, tgt, kappa=kappa, **ratios)
+                    curves[(act, tgt, kappa, "idg")] = aux.idg_error
     gap_se, rel_gap = max_gaps(table)
     return {
         "comparison": "e_ICL and e_IDG vs psi=k/n in the companion y^2 scaling: simulated RT "
@@ -140,11 +147,7 @@ def draw(results: dict):
                 ax.set_ylabel("error")
     axes[0, 0].plot([], [], "-", color="0.3", label="theory, ICL (filled markers: simulation)")
     axes[0, 0].plot([], [], "--", color="0.3", label="theory, IDG (open markers: simulation)")
-    legend = {}
-    for ax in axes.flat:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            legend.setdefault(label, handle)
-    fig.legend(legend.values(), legend.keys(), loc="outside lower center", ncol=3, fontsize=8)
+    figure_legend(fig, axes.flat, loc="outside lower center", ncol=3, fontsize=8)
     gaps = ("" if results["max_gap_se"] is None else
             f"; max gap {results['max_gap_se']:.1f} SE, {100 * results['max_rel_gap']:.0f}%")
     fig.suptitle("RT in the companion y² scaling: theory vs simulation (α=2, τ=2, λ̄=0.1, "

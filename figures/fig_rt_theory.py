@@ -43,6 +43,7 @@ from rmt_icl.reporting.style import (
     MARKERS,
     PALETTE,
     ZERO_PREDICTOR,
+    figure_legend,
     log_axis,
     mark_excluded,
     reference_line,
@@ -142,11 +143,7 @@ def draw(results: dict):
             if c == 0:
                 ax.set_ylabel(r"$e_{\mathrm{ICL}}$")
     axes[0, 0].plot([], [], "-", color="0.3", label="theory (lines; no simulation)")
-    legend = {}                                  # one entry per label, from every panel
-    for ax in axes.flat:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            legend.setdefault(label, handle)
-    fig.legend(legend.values(), legend.keys(), loc="outside lower center", ncol=4, fontsize=8)
+    figure_legend(fig, axes.flat, loc="outside lower center", ncol=4, fontsize=8)
     gaps = ("" if results["max_gap_se"] is None else
             f"; max gap {results['max_gap_se']:.1f} SE, {100 * results['max_rel_gap']:.0f}% "
             "(finite d; shrinks with d)")

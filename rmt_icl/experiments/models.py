@@ -28,10 +28,7 @@ from rmt_icl.core.registry import register_model
 from rmt_icl.simulate import linear_attention as _la
 from rmt_icl.simulate import random_transformer as _rt
 from rmt_icl.theory.linear_attention import linear_attention_icl_error, linear_attention_idg_error
-from rmt_icl.theory.random_transformer import (
-    random_transformer_icl_error,
-    random_transformer_idg_error,
-)
+from rmt_icl.theory.random_transformer import random_transformer_auxiliaries
 
 
 def linear_attention_point(params: dict, seed) -> dict:
@@ -61,16 +58,16 @@ def linear_attention_point(params: dict, seed) -> dict:
     return out
 
 
-def realised_rt_theory(run: Mapping, activation, target, quantity: str = "icl") -> float:
-    """The random transformer's deterministic equivalent at one run's realised ratios.
+def realised_rt_errors(run: Mapping, activation, target) -> tuple[float, float]:
+    """The random transformer's deterministic-equivalent ICL and IDG errors at one run's
+    realised ratios, from one solve.
 
-    :func:`rmt_icl.theory.random_transformer_icl_error` (or ``..._idg_error``) at
-    ``alpha = ell/d``, ``tau = n/d^2``, ``kappa = K/d`` (``inf`` for fresh tasks),
-    ``psi = k/n``, the run's ``rho`` and ``lambda_bar``, and ``t_over_d = t/d`` with the run's
-    exact ``t``, so that nothing but the limit ``d -> inf`` separates the value from the
-    simulated error. The exact ``t`` includes the y^2 column at the run's scale, so the same
-    call covers both scalings (``y2_scale`` 1 or ``sqrt(d)``; docs/theory/random_transformer.md,
-    section 10).
+    :func:`rmt_icl.theory.random_transformer_auxiliaries` at ``alpha = ell/d``,
+    ``tau = n/d^2``, ``kappa = K/d`` (``inf`` for fresh tasks), ``psi = k/n``, the run's
+    ``rho`` and ``lambda_bar``, and ``t_over_d = t/d`` with the run's exact ``t``, so that
+    nothing but the limit ``d -> inf`` separates the values from the simulated errors. The
+    exact ``t`` includes the y^2 column at the run's scale, so the same call covers both
+    scalings (``y2_scale`` 1 or ``sqrt(d)``; docs/theory/random_transformer.md, section 10).
 
     Parameters
     ----------
@@ -80,13 +77,12 @@ def realised_rt_theory(run: Mapping, activation, target, quantity: str = "icl") 
         tasks), ``width_ratio_realised``, ``rho``, ``ridge_bar``, ``t`` and ``y2_scale``.
     activation, target
         As for :func:`~rmt_icl.theory.random_transformer_icl_error`.
-    quantity : {"icl", "idg"}
-        The ICL error (fresh test tasks) or the IDG error (pool tasks).
 
     Returns
     -------
-    float
-        The error (noise included).
+    icl, idg : float
+        The ICL error (fresh test tasks) and the IDG error (pool tasks; equal to the ICL
+        error for fresh tasks), noise included.
 
     Raises
     ------
@@ -96,18 +92,23 @@ def realised_rt_theory(run: Mapping, activation, target, quantity: str = "icl") 
         that :func:`~rmt_icl.theory.random_transformer_icl_error` does not cover (a target
         with ``a_1 = 0`` such as ``he2``, an activation with ``c_1 = 0``, ...).
     """
-    if quantity not in ("icl", "idg"):
-        raise ValueError(f"quantity must be 'icl' or 'idg', got {quantity!r}")
     if not run.get("isotropic_data", True) or run.get("eta", 0.0) > 0.0:
         raise NotImplementedError(
             "the deterministic equivalent is that of one isotropic source without a gradient "
             "step on F; the companion model has none yet")
     kappa = run["kappa_realised"]
-    fn = random_transformer_icl_error if quantity == "icl" else random_transformer_idg_error
-    return float(fn(
+    aux = random_transformer_auxiliaries(
         activation, target, alpha=run["alpha_realised"], tau=run["tau_realised"],
         kappa=math.inf if kappa is None else kappa, width_ratio=run["width_ratio_realised"],
-        rho=run["rho"], ridge=run["ridge_bar"], t_over_d=run["t"] / run["d"]))
+        rho=run["rho"], ridge=run["ridge_bar"], t_over_d=run["t"] / run["d"])
+    return float(aux.error), float(aux.idg_error)
+
+
+def realised_rt_theory(run: Mapping, activation, target, quantity: str = "icl") -> float:
+    """One of :func:`realised_rt_errors`: ``quantity`` ``"icl"`` (default) or ``"idg"``."""
+    if quantity not in ("icl", "idg"):
+        raise ValueError(f"quantity must be 'icl' or 'idg', got {quantity!r}")
+    return realised_rt_errors(run, activation, target)[quantity == "idg"]
 
 
 def random_transformer_point(params: dict, seed) -> dict:
@@ -129,10 +130,7 @@ def random_transformer_point(params: dict, seed) -> dict:
     target = params.get("target", _rt.POINT_DEFAULTS["target"])
     theory_icl, theory_idg, note = math.nan, math.nan, ""
     try:
-        theory_icl = realised_rt_theory(out, activation, target)
-        kappa = out["kappa_realised"]
-        theory_idg = (theory_icl if kappa is None or math.isinf(kappa)
-                      else realised_rt_theory(out, activation, target, "idg"))
+        theory_icl, theory_idg = realised_rt_errors(out, activation, target)
     except NotImplementedError as exc:  # its first clause says why
         note = "not covered: " + re.split(r"[:;]", str(exc), maxsplit=1)[0]
     except ConvergenceError as exc:     # keep the simulated run

@@ -44,7 +44,7 @@ import pandas as pd
 from rmt_icl.core.errors import ConvergenceError
 from rmt_icl.core.registry import register_model
 from rmt_icl.core.stats import mean_se
-from rmt_icl.experiments.models import realised_rt_theory
+from rmt_icl.experiments.models import realised_rt_errors, realised_rt_theory
 from rmt_icl.experiments.verdict import near_threshold
 from rmt_icl.hermite import get_activation
 from rmt_icl.simulate.gradient_step import step_eta
@@ -152,11 +152,12 @@ def theory_point(params: dict, seed) -> dict:
         res = out[f"rt:{act}"]
         row[f"icl_{act}"] = res.icl
         row[f"icl_se_test_{act}"] = res.icl_se_test
-        row[f"theory_{act}"] = realised_rt_theory(first, act, target)
+        theory_icl, theory_idg = realised_rt_errors(first, act, target)
+        row[f"theory_{act}"] = theory_icl
         if pool:
             row[f"idg_{act}"] = res.idg
             row[f"idg_se_test_{act}"] = res.idg_se_test
-            row[f"theory_idg_{act}"] = realised_rt_theory(first, act, target, "idg")
+            row[f"theory_idg_{act}"] = theory_idg
     return row
 
 

@@ -239,6 +239,28 @@ def mark_excluded(ax, x, y, *, label: str | None = EXCLUDED_LABEL):
     return art
 
 
+def figure_legend(fig, axes, **kwargs):
+    """One figure-level legend with one entry per label, collected from every panel.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+    axes : iterable of matplotlib Axes
+        The panels, in the order their labels should appear (first occurrence wins).
+    **kwargs
+        Passed to :meth:`matplotlib.figure.Figure.legend` (``loc``, ``ncol``, ``fontsize``).
+
+    Returns
+    -------
+    matplotlib Legend
+    """
+    entries = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    return fig.legend(entries.values(), entries.keys(), **kwargs)
+
+
 def save_figure(fig, path_without_ext, formats=("png", "pdf")) -> list[Path]:
     """Write ``fig`` as ``<path>.png`` and ``<path>.pdf`` (creating the folder); return paths."""
     base = Path(path_without_ext)
