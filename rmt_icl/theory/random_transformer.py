@@ -876,11 +876,11 @@ def random_transformer_auxiliaries(activation, target, *, alpha, tau, kappa, wid
         (``train_error`` is ``None`` for the identity activation).
     """
     red = _check_model(activation, target, model)
-    y2_weight = None if t_over_d is not None and not isinstance(y2_scale, str) else \
-        _y2_weight(y2_scale, d)
-    if y2_weight is None:  # a number with t_over_d: t/d already says it all
-        check_positive("y2_scale", y2_scale)
+    if t_over_d is not None and not isinstance(y2_scale, str):
+        check_positive("y2_scale", y2_scale)   # a finite-d scale with its t/d: t/d says it all
         y2_weight = 0.0
+    else:
+        y2_weight = _y2_weight(y2_scale, d)
     shape, (alpha, tau, kappa, psi, rho, lbar, t_over_d) = _validate(
         alpha, tau, kappa, width_ratio, rho, ridge, t_over_d)
     alpha_e, rho_e, s_e, a1sq, theta = _effective_problem(red, alpha, rho, t_over_d, y2_weight)
