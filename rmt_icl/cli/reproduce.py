@@ -16,7 +16,7 @@ def register(subparsers):
     )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", dest="size", action="store_const", const="quick",
-                      help="quick sizes, about 5 minutes on 2 cores (default; run in CI)")
+                      help="quick sizes, about 8 minutes on 2 cores (default; run in CI)")
     size.add_argument("--full", dest="size", action="store_const", const="full",
                       help="full sizes, where the verdicts' allowances are small: under 2 hours "
                       "on 2 cores; written to figures/full/ by default")
